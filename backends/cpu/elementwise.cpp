@@ -1,0 +1,219 @@
+// CPU kernels: copy, fill, unary, binary, where. Contract: backends/kernels.h.
+//
+// Each kernel is one strided loop (loops.h) whose inner run has a contiguous fast path that the compiler
+// vectorises, and a strided path for views.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "trident/backends/cpu/loops.h"
+#include "trident/backends/kernels.h"
+
+namespace trident::cpu {
+namespace {
+
+template <typename T>
+inline T at_bytes(const char* p, std::int64_t i, std::int64_t stride) {
+  return *reinterpret_cast<const T*>(p + i * stride);
+}
+
+void cpu_copy(const Tensor& src, const Tensor& dst) {
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() && src.numel() == dst.numel()) {
+    const std::size_t nbytes = static_cast<std::size_t>(dst.numel()) * dst.itemsize();
+    char* d = static_cast<char*>(dst.raw_data());
+    const char* s = static_cast<const char*>(src.raw_data());
+    if (nbytes < static_cast<std::size_t>(kParallelGrain) * 4 || omp_get_max_threads() == 1) {
+      std::memcpy(d, s, nbytes);
+      return;
+    }
+#pragma omp parallel
+    {
+      const std::size_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      const std::size_t chunk = (nbytes + nt - 1) / nt / 64 * 64 + 64;
+      const std::size_t lo = std::min(nbytes, t * chunk), hi = std::min(nbytes, lo + chunk);
+      if (lo < hi) std::memcpy(d + lo, s + lo, hi - lo);
+    }
+    return;
+  }
+  dispatch_dtype(dst.dtype(), "copy", [&]<typename D>() {
+    dispatch_dtype(src.dtype(), "copy", [&]<typename S>() {
+      for_each_strided<2>(dst.sizes(), {&dst, &src}, [](char** p, const std::int64_t* st, std::int64_t n) {
+        for (std::int64_t i = 0; i < n; ++i)
+          *reinterpret_cast<D*>(p[0] + i * st[0]) = static_cast<D>(at_bytes<S>(p[1], i, st[1]));
+      });
+    });
+  });
+}
+
+void cpu_fill(const Tensor& dst, double value) {
+  dispatch_dtype(dst.dtype(), "fill", [&]<typename T>() {
+    const T v = static_cast<T>(value);
+    for_each_strided<1>(dst.sizes(), {&dst}, [v](char** p, const std::int64_t* st, std::int64_t n) {
+      if (st[0] == sizeof(T)) {
+        T* o = reinterpret_cast<T*>(p[0]);
+        for (std::int64_t i = 0; i < n; ++i) o[i] = v;
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * st[0]) = v;
+      }
+    });
+  });
+}
+
+// Run f over out[i] = f(in[i]) with a contiguous fast path.
+template <typename T, typename F>
+void unary_loop(const Tensor& in, const Tensor& out, F f) {
+  for_each_strided<2>(out.sizes(), {&out, &in}, [f](char** p, const std::int64_t* st, std::int64_t n) {
+    if (st[0] == sizeof(T) && st[1] == sizeof(T)) {
+      T* o = reinterpret_cast<T*>(p[0]);
+      const T* x = reinterpret_cast<const T*>(p[1]);
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+    } else {
+      for (std::int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<T*>(p[0] + i * st[0]) = f(at_bytes<T>(p[1], i, st[1]));
+    }
+  });
+}
+
+void cpu_unary(kernels::UnaryOp op, const Tensor& in, const Tensor& out, double arg0, double arg1) {
+  using kernels::UnaryOp;
+  dispatch_numeric(in.dtype(), "unary", [&]<typename T>() {
+    if constexpr (std::is_same_v<T, std::int64_t>) {
+      switch (op) {
+        case UnaryOp::Neg: return unary_loop<T>(in, out, [](T x) { return -x; });
+        case UnaryOp::Abs: return unary_loop<T>(in, out, [](T x) { return x < 0 ? -x : x; });
+        case UnaryOp::Relu: return unary_loop<T>(in, out, [](T x) { return x > 0 ? x : T(0); });
+        case UnaryOp::Sign: return unary_loop<T>(in, out, [](T x) { return T((x > 0) - (x < 0)); });
+        case UnaryOp::Clamp: {
+          const double lo = arg0, hi = arg1;
+          return unary_loop<T>(in, out, [lo, hi](T x) {
+            double v = static_cast<double>(x);
+            v = v < lo ? lo : v;
+            v = v > hi ? hi : v;
+            return static_cast<T>(v);
+          });
+        }
+        default:
+          TRIDENT_CHECK(false, "unary: operation {} is not defined for int64 tensors", static_cast<int>(op));
+      }
+    } else {
+      switch (op) {
+        case UnaryOp::Neg: return unary_loop<T>(in, out, [](T x) { return -x; });
+        case UnaryOp::Exp: return unary_loop<T>(in, out, [](T x) { return std::exp(x); });
+        case UnaryOp::Log: return unary_loop<T>(in, out, [](T x) { return std::log(x); });
+        case UnaryOp::Sqrt: return unary_loop<T>(in, out, [](T x) { return std::sqrt(x); });
+        case UnaryOp::Abs: return unary_loop<T>(in, out, [](T x) { return std::abs(x); });
+        // relu keeps NaN (x > 0 is false for NaN, so test the other way round), as PyTorch does.
+        case UnaryOp::Relu: return unary_loop<T>(in, out, [](T x) { return x <= T(0) ? T(0) : x; });
+        case UnaryOp::Sigmoid:
+          // Stable in both tails: exp of a non-positive argument only.
+          return unary_loop<T>(in, out, [](T x) {
+            if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+            const T e = std::exp(x);
+            return e / (T(1) + e);
+          });
+        case UnaryOp::Tanh: return unary_loop<T>(in, out, [](T x) { return std::tanh(x); });
+        case UnaryOp::Softplus:
+          // log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}): no overflow for large x.
+          return unary_loop<T>(in, out, [](T x) { return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x))); });
+        case UnaryOp::Sign: return unary_loop<T>(in, out, [](T x) { return T((x > T(0)) - (x < T(0))); });
+        case UnaryOp::PowScalar: {
+          const T e = static_cast<T>(arg0);
+          if (arg0 == 2.0) return unary_loop<T>(in, out, [](T x) { return x * x; });
+          if (arg0 == 1.0) return unary_loop<T>(in, out, [](T x) { return x; });
+          if (arg0 == 0.5) return unary_loop<T>(in, out, [](T x) { return std::sqrt(x); });
+          return unary_loop<T>(in, out, [e](T x) { return std::pow(x, e); });
+        }
+        case UnaryOp::Clamp: {
+          const T lo = static_cast<T>(arg0), hi = static_cast<T>(arg1);
+          // NaN stays NaN (comparisons with NaN are false).
+          return unary_loop<T>(in, out, [lo, hi](T x) { return x < lo ? lo : (x > hi ? hi : x); });
+        }
+      }
+    }
+  });
+}
+
+template <typename T, typename R, typename F>
+void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  for_each_strided<3>(out.sizes(), {&out, &a, &b}, [f](char** p, const std::int64_t* st, std::int64_t n) {
+    R* o = reinterpret_cast<R*>(p[0]);
+    const T* x = reinterpret_cast<const T*>(p[1]);
+    const T* y = reinterpret_cast<const T*>(p[2]);
+    if (st[0] == sizeof(R) && st[1] == sizeof(T) && st[2] == sizeof(T)) {
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    } else if (st[0] == sizeof(R) && st[1] == sizeof(T) && st[2] == 0) {  // tensor op scalar
+      const T s = *y;
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], s);
+    } else if (st[0] == sizeof(R) && st[1] == 0 && st[2] == sizeof(T)) {  // scalar op tensor
+      const T s = *x;
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) o[i] = f(s, y[i]);
+    } else {
+      for (std::int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<R*>(p[0] + i * st[0]) = f(at_bytes<T>(p[1], i, st[1]), at_bytes<T>(p[2], i, st[2]));
+    }
+  });
+}
+
+void cpu_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  using kernels::BinaryOp;
+  dispatch_dtype(a.dtype(), "binary", [&]<typename T>() {
+    switch (op) {
+      case BinaryOp::Eq: return binary_loop<T, bool>(a, b, out, [](T x, T y) { return x == y; });
+      case BinaryOp::Ne: return binary_loop<T, bool>(a, b, out, [](T x, T y) { return x != y; });
+      case BinaryOp::Lt: return binary_loop<T, bool>(a, b, out, [](T x, T y) { return x < y; });
+      case BinaryOp::Le: return binary_loop<T, bool>(a, b, out, [](T x, T y) { return x <= y; });
+      case BinaryOp::Gt: return binary_loop<T, bool>(a, b, out, [](T x, T y) { return x > y; });
+      case BinaryOp::Ge: return binary_loop<T, bool>(a, b, out, [](T x, T y) { return x >= y; });
+      default: break;
+    }
+    if constexpr (std::is_same_v<T, bool>) {
+      TRIDENT_CHECK(false, "binary: arithmetic is not defined for bool tensors");
+    } else {
+      switch (op) {
+        case BinaryOp::Add: return binary_loop<T, T>(a, b, out, [](T x, T y) { return x + y; });
+        case BinaryOp::Sub: return binary_loop<T, T>(a, b, out, [](T x, T y) { return x - y; });
+        case BinaryOp::Mul: return binary_loop<T, T>(a, b, out, [](T x, T y) { return x * y; });
+        case BinaryOp::Div:
+          if constexpr (std::is_integral_v<T>) {
+            // Integer division truncating toward zero; division by zero gives 0 rather than a crash.
+            return binary_loop<T, T>(a, b, out, [](T x, T y) { return y == 0 ? T(0) : T(x / y); });
+          } else {
+            return binary_loop<T, T>(a, b, out, [](T x, T y) { return x / y; });
+          }
+        case BinaryOp::Pow:
+          return binary_loop<T, T>(a, b, out, [](T x, T y) {
+            return static_cast<T>(std::pow(static_cast<double>(x), static_cast<double>(y)));
+          });
+        // maximum/minimum propagate NaN, like PyTorch.
+        case BinaryOp::Maximum:
+          return binary_loop<T, T>(a, b, out, [](T x, T y) { return (x != x || x > y) ? x : y; });
+        case BinaryOp::Minimum:
+          return binary_loop<T, T>(a, b, out, [](T x, T y) { return (x != x || x < y) ? x : y; });
+        default: break;
+      }
+    }
+  });
+}
+
+void cpu_where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_dtype(out.dtype(), "where", [&]<typename T>() {
+    for_each_strided<4>(out.sizes(), {&out, &cond, &a, &b}, [](char** p, const std::int64_t* st, std::int64_t n) {
+      for (std::int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<T*>(p[0] + i * st[0]) =
+            at_bytes<bool>(p[1], i, st[1]) ? at_bytes<T>(p[2], i, st[2]) : at_bytes<T>(p[3], i, st[3]);
+    });
+  });
+}
+
+TRIDENT_REGISTER_KERNEL(kernels::copy, DeviceType::CPU, &cpu_copy);
+TRIDENT_REGISTER_KERNEL(kernels::fill, DeviceType::CPU, &cpu_fill);
+TRIDENT_REGISTER_KERNEL(kernels::unary, DeviceType::CPU, &cpu_unary);
+TRIDENT_REGISTER_KERNEL(kernels::binary, DeviceType::CPU, &cpu_binary);
+TRIDENT_REGISTER_KERNEL(kernels::where, DeviceType::CPU, &cpu_where);
+
+}  // namespace
+}  // namespace trident::cpu

@@ -1,0 +1,9 @@
+#include "trident/core/autograd/grad_mode.h"
+
+namespace trident {
+namespace {
+thread_local bool grad_enabled = true;
+}
+bool is_grad_enabled() { return grad_enabled; }
+void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
+}  // namespace trident

@@ -1,0 +1,20 @@
+// trident: one include for the whole public API.
+#pragma once
+
+#include "trident/core/autograd/grad_mode.h"
+#include "trident/core/autograd/node.h"
+#include "trident/core/device.h"
+#include "trident/core/dtype.h"
+#include "trident/core/error.h"
+#include "trident/core/random.h"
+#include "trident/core/shape.h"
+#include "trident/core/tensor.h"
+#include "trident/core/threads.h"
+#include "trident/ops/distance.h"
+#include "trident/ops/elementwise.h"
+#include "trident/ops/factory.h"
+#include "trident/ops/index.h"
+#include "trident/ops/matmul.h"
+#include "trident/ops/reduce.h"
+#include "trident/ops/shape.h"
+#include "trident/ops/softmax.h"
