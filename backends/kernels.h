@@ -62,7 +62,29 @@ extern DispatchStub<reduce_fn> reduce;
 // (matmul is declared here by the op family that adds it)
 
 // ==== indexing (ops/index.cpp) ========================================================================================
-// (index_select, gather, scatter_add are declared here by the op family that adds them)
+// Index tensors are int64 (any strides, stride-0 views included) and every index value is already in range: the op
+// checks (Note [Index validation] in ops/index.cpp), so kernels never see a bad index and never bounds-check.
+
+// index_select: out[..., j, ...] = x[..., index[j], ...] along `dim`.
+// x: [..., n, ...] any strides, any dtype; index: [k] int64, values in [0, n); out: [..., k, ...] (x's sizes with
+// size k at dim), contiguous, x's dtype; dim already wrapped into [0, x.dim()). Writes out.
+using index_select_fn = void (*)(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& out);
+extern DispatchStub<index_select_fn> index_select;
+
+// gather: out[p] = x[p with p[dim] := index[p]] for every position p of index.
+// x: any strides, any dtype; index: int64 of x's rank with index.size(d) <= x.size(d) for d != dim, values in
+// [0, x.size(dim)); out: index's sizes, contiguous, x's dtype. Writes out.
+using gather_fn = void (*)(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& out);
+extern DispatchStub<gather_fn> gather;
+
+// scatter_add: out[p with p[dim] := index[p]] += src[p] for every position p of index.
+// THE EXCEPTION to "kernels write": out is already initialised (the op copies x into it; a backward passes zeros)
+// and the kernel accumulates (+=) into it. Repeated indices accumulate: every src element that names the same
+// target is added to it (none is lost to a race).
+// out: contiguous, numeric dtype (not bool); index: int64 of out's rank with index.size(d) <= out.size(d) for
+// d != dim, values in [0, out.size(dim)); src: index's sizes, out's dtype. index and src may have any strides.
+using scatter_add_fn = void (*)(const Tensor& out, std::int64_t dim, const Tensor& index, const Tensor& src);
+extern DispatchStub<scatter_add_fn> scatter_add;
 
 // ==== random (ops/factory.cpp) ========================================================================================
 // (random fills are declared here by the family that adds them)
