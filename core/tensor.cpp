@@ -40,6 +40,7 @@ std::int64_t Tensor::size(std::int64_t d) const { return sizes()[wrap_dim(d, dim
 std::int64_t Tensor::stride(std::int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to place: any strides describe it (PyTorch agrees)
   std::int64_t expected = 1;
   for (std::int64_t d = dim(); d-- > 0;) {
     if (sizes()[d] == 1) continue;
