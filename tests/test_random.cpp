@@ -5,6 +5,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <thread>
 
 #include "gradcheck.h"
 #include "trident/backends/reference/random.h"
@@ -60,6 +61,24 @@ TEST(Generator, ReserveSeedAndCopies) {
   g.manual_seed(9);
   EXPECT_EQ(g.seed(), 9u);
   EXPECT_EQ(g.offset(), 0u);
+}
+
+// Threads sharing the default generator each get their own blocks: no block is handed out twice.
+TEST(Generator, DefaultGeneratorIsThreadSafe) {
+  manual_seed(3);
+  constexpr int kThreads = 4, kDraws = 2000;
+  std::vector<std::vector<std::uint64_t>> starts(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&starts, t] {
+      for (int i = 0; i < kDraws; ++i) starts[t].push_back(default_generator().reserve(2).second);
+    });
+  for (auto& th : threads) th.join();
+  std::set<std::uint64_t> all;
+  for (const auto& s : starts) all.insert(s.begin(), s.end());
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kDraws));
+  EXPECT_EQ(default_generator().offset(), static_cast<std::uint64_t>(2 * kThreads * kDraws));
+  EXPECT_EQ(*all.rbegin(), static_cast<std::uint64_t>(2 * kThreads * kDraws - 2));
 }
 
 TEST(Random, SameSeedSameNumbers) {
