@@ -1,11 +1,14 @@
 // trident: one include for the whole public API.
 #pragma once
 
+#include "trident/core/autograd/dot.h"
 #include "trident/core/autograd/grad_mode.h"
 #include "trident/core/autograd/node.h"
 #include "trident/core/device.h"
 #include "trident/core/dtype.h"
 #include "trident/core/error.h"
+#include "trident/core/format.h"
+#include "trident/core/io/npy.h"
 #include "trident/core/random.h"
 #include "trident/core/shape.h"
 #include "trident/core/tensor.h"

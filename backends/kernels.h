@@ -87,6 +87,43 @@ using scatter_add_fn = void (*)(const Tensor& out, std::int64_t dim, const Tenso
 extern DispatchStub<scatter_add_fn> scatter_add;
 
 // ==== random (ops/factory.cpp) ========================================================================================
-// (random fills are declared here by the family that adds them)
+// Note [Random streams]
+// A random fill is a pure function of (seed, offset): element i of dst (in C order) is computed from Philox block
+// offset + i / E of the stream `seed` (core/philox.h), with E elements per block:
+//   Uniform, Normal    float32: E = 4, one 32-bit word per uniform (24 bits used);
+//                      float64: E = 2, two words per uniform (53 bits used);
+//                      Normal: Box-Muller turns the block's two uniform pairs into E normals (z0, z1 of the first
+//                      pair, then of the second; float64: one pair (w0:w1, w2:w3) -> elements 2k, 2k+1).
+//   Randint            E = 2: words (w0, w1) and (w2, w3) each give 64 bits, mapped into [a, b) by multiply-high.
+//   Bernoulli          E = 4: word w -> 1 when w * 2^-32 < a.
+// Every element's numbers thus depend only on its index, never on how the work is split between threads or GPU
+// blocks: each backend reproduces the same stream (up to the last ulp of log/cos/sin for Normal). The op reserves
+// random_blocks(kind, dtype, numel) blocks from the Generator before calling the kernel.
+enum class RandomKind : std::uint8_t {
+  Uniform,    // U[a, b); floating dst; every value < b (a value that rounds up to b is nudged below it)
+  Normal,     // N(mean a, std b); floating dst
+  Randint,    // integers in [a, b); a < b, both integral with |a|, |b| <= 2^53; any numeric dst dtype
+  Bernoulli,  // 1 with probability a (0 <= a <= 1), else 0; any dst dtype
+};
+
+constexpr std::int64_t random_elements_per_block(RandomKind kind, DType dtype) {
+  switch (kind) {
+    case RandomKind::Uniform:
+    case RandomKind::Normal: return dtype == DType::Float64 ? 2 : 4;
+    case RandomKind::Randint: return 2;
+    case RandomKind::Bernoulli: return 4;
+  }
+  return 1;
+}
+constexpr std::uint64_t random_blocks(RandomKind kind, DType dtype, std::int64_t numel) {
+  const std::int64_t e = random_elements_per_block(kind, dtype);
+  return static_cast<std::uint64_t>((numel + e - 1) / e);
+}
+
+// random_fill: dst[i] = sample i of the stream (seed, offset) as in Note [Random streams], converted to dst.dtype.
+// Requires dst contiguous (a fresh tensor) and the dtype/argument conditions of `kind` above (the op checks them).
+using random_fill_fn = void (*)(const Tensor& dst, RandomKind kind, std::uint64_t seed, std::uint64_t offset, double a,
+                                double b);
+extern DispatchStub<random_fill_fn> random_fill;
 
 }  // namespace trident::kernels
