@@ -4,6 +4,12 @@
 // move (read + written) divided by its time, in GB/s, to compare with the GPU's peak (about 3350 GB/s on an H100
 // SXM). bench/cuda_bandwidth_torch.py measures the same operations with PyTorch, the side-by-side anchor.
 // Usage: bench_cuda_bandwidth [elements, default 2^26]
+//
+// Measured on one H100 80GB HBM3 (driver 580), 2^26 elements, against PyTorch 2.11 on the same machine (GB/s):
+//   copy 2976 (PyTorch 2942), fill 3204 (3136), neg/exp/sigmoid 2970-2975 (2926-2935), add 3028 (2978),
+//   add scalar 2968 (2928), lt -> bool 3062 (3001), where 3033 (2991), float32 -> float64 2927 (2506),
+//   transpose copy 975 (971), broadcast add [8192,8192] + [8192,1] 2106 (2366), sum over dim 1 2941 (2738),
+//   sum over dim 0 2463 (2666), argmax over dim 1 2155 (2141), full sum 2628 (2801), full max 2596 (2761).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -545,6 +545,15 @@ TEST_F(Cuda, LargeReductionsUseSplitsAndStayAccurate) {
   set_values(ties, {2 * 150001, 2 * 170000, 2 * 299999, 2 * 250000 + 1, 2 * 5 + 1}, 5.0);
   check_reduce(ReduceOp::ArgMax, ties, {0}, "spread ties");
   check_reduce(ReduceOp::ArgMax, ties, {1}, "spread ties, transposed", [](const Tensor& t) { return t.t(); });
+  // Contiguous rows (the vector-load path) with many ties, aligned and not (a slice shifts the rows' start), for
+  // every op and dtype: the first index among ties must win whichever thread or vector lane saw it.
+  for (DType t : {kFloat32, kFloat64, kInt64}) {
+    const Tensor tied = random_values({7, 1001}, t, 66, /*ties=*/true);
+    for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax, ReduceOp::ArgMin}) {
+      check_reduce(op, tied, {1}, "rows with ties");
+      check_reduce(op, tied, {1}, "shifted rows with ties", [](const Tensor& x) { return x.slice(1, 3, 1001); });
+    }
+  }
   // One NaN at the very end of a long reduction.
   Tensor nan_at_end = random_values({1 << 20}, kFloat32, 65);
   set_values(nan_at_end, {(1 << 20) - 1}, kNaN);
@@ -559,7 +568,7 @@ TEST_F(Cuda, SumAndMeanOps) {
   expect_close(xc.sum({0, 2}).cpu(), x.sum({0, 2}), 1e-12, 1e-12, "sum({0, 2})");
   expect_close(xc.sum({-1}, true).cpu(), x.sum({-1}, true), 1e-12, 1e-12, "sum keepdim");
   expect_close(xc.mean({1}).cpu(), x.mean({1}), 1e-12, 1e-12, "mean");
-  expect_close(xc.t().sum({0}).cpu(), x.t().sum({0}), 1e-12, 1e-12, "sum of a transpose");
+  expect_close(xc.transpose(0, 2).sum({0}).cpu(), x.transpose(0, 2).sum({0}), 1e-12, 1e-12, "sum of a transpose");
   const Tensor flags = random_values({10, 10}, kBool, 72);
   expect_exact(flags.to(kCuda).sum({1}).cpu(), flags.sum({1}), "bool sum");
   expect_exact(zeros({0, 3}, {.device = kCuda}).sum({0}).cpu(), zeros({3}), "empty sum");

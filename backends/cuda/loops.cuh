@@ -5,7 +5,8 @@
 //               for float32, double2 for float64) when every pointer is aligned to it, else VEC = 1; a broadcast
 //               scalar input is loaded once per thread;
 //   strided:    any strides (views, stride-0 broadcasts); the merged sizes/strides travel by value in a small struct
-//               and each linear index becomes per-operand offsets, with 32-bit division when the index space fits.
+//               and each linear index becomes per-operand offsets, with 32-bit multiply-shift division (FastDivider)
+//               when the index space fits in 31 bits.
 // f is a functor with a __device__ call operator (In... -> Out).
 #pragma once
 
@@ -62,11 +63,27 @@ cudaError_t dispatch_type(ScalarType t, F&& f) {
   return cudaErrorInvalidValue;
 }
 
+// Division of 32-bit indices below 2^31 by a fixed divisor with a multiply-high and a shift instead of a division
+// instruction sequence (the round-up method of Granlund and Montgomery, "Division by invariant integers using
+// multiplication", 1994): q = (umulhi(n, magic) + n) >> shift, with 2^shift >= d > 2^(shift-1) and
+// magic = floor(2^32 (2^shift - d) / d) + 1, which fits in 32 bits. Exact for n, d < 2^31.
+struct FastDivider {
+  std::uint32_t divisor = 1, magic = 1, shift = 0;
+
+  FastDivider() = default;
+  explicit FastDivider(std::uint32_t d) : divisor(d) {
+    while ((std::uint64_t{1} << shift) < d) ++shift;
+    magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) * ((std::uint64_t{1} << shift) - d)) / d + 1);
+  }
+  __device__ __forceinline__ std::uint32_t div(std::uint32_t n) const { return (__umulhi(n, magic) + n) >> shift; }
+};
+
 // Sizes and element strides of K operands, innermost dim first.
 template <int K>
 struct StridedIndexer {
   int ndim;
   std::int64_t sizes[kMaxDims];
+  FastDivider dividers[kMaxDims];  // set when the index space fits in 31 bits (the 32-bit path)
   std::int64_t strides[K][kMaxDims];
 
   template <typename IndexT>
@@ -76,9 +93,15 @@ struct StridedIndexer {
 #pragma unroll
     for (int d = 0; d < kMaxDims; ++d) {
       if (d == ndim) break;
-      const IndexT size = static_cast<IndexT>(sizes[d]);
-      const IndexT i = linear % size;
-      linear /= size;
+      IndexT i;
+      if constexpr (sizeof(IndexT) == 4) {
+        const IndexT q = dividers[d].div(linear);
+        i = linear - q * dividers[d].divisor;
+        linear = q;
+      } else {
+        i = linear % sizes[d];
+        linear /= sizes[d];
+      }
 #pragma unroll
       for (int k = 0; k < K; ++k) off[k] += static_cast<std::int64_t>(i) * strides[k][d];
     }
@@ -170,6 +193,7 @@ void launch_strided(const ElementwiseArgs& a, const F& f, std::index_sequence<Is
   ix.ndim = a.ndim;
   for (int d = 0; d < kMaxDims; ++d) {
     ix.sizes[d] = a.sizes[d];
+    if (sizeof(IndexT) == 4 && d < a.ndim) ix.dividers[d] = FastDivider(static_cast<std::uint32_t>(a.sizes[d]));
     for (int k = 0; k < K; ++k) ix.strides[k][d] = a.strides[k][d];
   }
   map_strided_kernel<IndexT, Out, F, In...><<<grid_for(a.numel), kBlockSize, 0, a.stream>>>(

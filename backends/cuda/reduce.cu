@@ -8,12 +8,13 @@
 //                innermost in memory, e.g. a sum over the last dim or a full reduction);
 //   otherwise:   neighbouring threads serve neighbouring outputs (the kept dims are innermost, e.g. a sum over the
 //                batch dim of [N, D]) and the threads of one output split the reduced range between them.
-// Each thread folds its elements into an accumulator in order, then the threads of one output combine in a tree in
-// shared memory. When there are too few outputs to fill the GPU, the reduced range is also cut into `splits` pieces
-// (grid.y); each piece writes a partial accumulator and a second kernel combines the pieces of each output.
-// Accumulators: sum of float32/float64 in float64 (float32 input therefore loses nothing to the summation order),
-// of int64/bool in int64; max/min in the input type, NaN winning; argmax/argmin carry (value, index) and prefer NaN,
-// then the better value, then the smaller index -- so the tree's order cannot change which tied index wins.
+// Each thread folds its elements into an accumulator (16-byte vector loads when an output's reduced elements are
+// contiguous), then the threads of one output combine in a tree in shared memory. When there are too few outputs to
+// fill the GPU, the reduced range is also cut into `splits` pieces (grid.y); each piece writes a partial accumulator
+// and a second kernel combines the pieces of each output. Accumulators: sum of float32/float64 in float64 (float32
+// input therefore loses nothing to the summation order), of int64/bool in int64; max/min in the input type, NaN
+// winning; argmax/argmin carry (value, index) and prefer NaN, then the better value, then the smaller index -- so the
+// tree's order cannot change which tied index wins.
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -130,21 +131,49 @@ __global__ void __launch_bounds__(kBlockSize)
   Acc acc = op.identity();
   if (o < p.n_out) {
     const T* base = in + p.kept.offset(o);
-    std::int64_t r = r_begin + t_red;
-    if (p.red.ndim <= 1) {
+    if (p.reduce_fast && p.red.ndim == 1 && p.red.strides[0] == 1) {
+      // Each output's reduced elements are one contiguous run: 16-byte vector loads (four float4 in flight per
+      // thread), with the few elements before the first aligned address and after the last vector done singly.
+      constexpr int V = 16 / sizeof(T) > 0 ? static_cast<int>(16 / sizeof(T)) : 1;
+      const T* seg = base + r_begin;
+      const std::int64_t len = r_end - r_begin;
+      const auto misalign = static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(seg) % 16);
+      std::int64_t head = misalign == 0 ? 0 : (16 - misalign) / static_cast<std::int64_t>(sizeof(T));
+      if (head > len) head = len;
+      for (std::int64_t i = t_red; i < head; i += tpo) acc = op.combine(acc, op.load(seg[i], r_begin + i));
+      const std::int64_t n_vec = (len - head) / V;
+      const Vec<T, V>* vp = reinterpret_cast<const Vec<T, V>*>(seg + head);
+      const std::int64_t r_vec = r_begin + head;  // reduced index of vp[0].v[0]
+      auto fold = [&](const Vec<T, V>& x, std::int64_t v) {
+#pragma unroll
+        for (int j = 0; j < V; ++j) acc = op.combine(acc, op.load(x.v[j], r_vec + v * V + j));
+      };
+      std::int64_t v = t_red;
+      for (; v + 3 * tpo < n_vec; v += 4 * tpo) {
+        const Vec<T, V> x0 = vp[v], x1 = vp[v + tpo], x2 = vp[v + 2 * tpo], x3 = vp[v + 3 * tpo];
+        fold(x0, v);
+        fold(x1, v + tpo);
+        fold(x2, v + 2 * tpo);
+        fold(x3, v + 3 * tpo);
+      }
+      for (; v < n_vec; v += tpo) fold(vp[v], v);
+      const std::int64_t tail = head + n_vec * V;
+      for (std::int64_t i = tail + t_red; i < len; i += tpo) acc = op.combine(acc, op.load(seg[i], r_begin + i));
+    } else if (p.red.ndim <= 1) {
       const std::int64_t st = p.red.ndim == 1 ? p.red.strides[0] : 0;
-      // Four loads in flight before folding them in (in order).
-      for (; r + 3 * tpo < r_end; r += 4 * tpo) {
-        const T v0 = base[r * st], v1 = base[(r + tpo) * st], v2 = base[(r + 2 * tpo) * st],
-                v3 = base[(r + 3 * tpo) * st];
-        acc = op.combine(acc, op.load(v0, r));
-        acc = op.combine(acc, op.load(v1, r + tpo));
-        acc = op.combine(acc, op.load(v2, r + 2 * tpo));
-        acc = op.combine(acc, op.load(v3, r + 3 * tpo));
+      std::int64_t r = r_begin + t_red;
+      // Eight loads in flight before folding them in (in order).
+      for (; r + 7 * tpo < r_end; r += 8 * tpo) {
+        T x[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) x[k] = base[(r + k * tpo) * st];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) acc = op.combine(acc, op.load(x[k], r + k * tpo));
       }
       for (; r < r_end; r += tpo) acc = op.combine(acc, op.load(base[r * st], r));
     } else {
-      for (; r < r_end; r += tpo) acc = op.combine(acc, op.load(base[p.red.offset(r)], r));
+      for (std::int64_t r = r_begin + t_red; r < r_end; r += tpo)
+        acc = op.combine(acc, op.load(base[p.red.offset(r)], r));
     }
   }
   const int slot = t_out * tpo + t_red;
