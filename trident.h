@@ -4,6 +4,7 @@
 #include "trident/core/autograd/dot.h"
 #include "trident/core/autograd/grad_mode.h"
 #include "trident/core/autograd/node.h"
+#include "trident/core/cuda_runtime.h"
 #include "trident/core/device.h"
 #include "trident/core/dtype.h"
 #include "trident/core/error.h"

@@ -17,7 +17,9 @@ namespace trident::kernels {
 
 // ==== memory ==========================================================================================================
 // copy: dst[i] = convert<dst.dtype>(src[i]) for every index i. Requires src.sizes == dst.sizes (src may be a
-// broadcast view); dst may be any strided view that does not overlap itself; dtypes may differ.
+// broadcast view); dst may be any strided view that does not overlap itself; dtypes may differ. The one kernel whose
+// tensors may lie on different devices: Tensor::to(Device) calls the non-CPU side's copy (e.g. the CUDA kernel with
+// src on the CPU), which moves the data between the devices.
 using copy_fn = void (*)(const Tensor& src, const Tensor& dst);
 extern DispatchStub<copy_fn> copy;
 

@@ -15,11 +15,13 @@
 namespace trident {
 
 // An allocator for one device type. Backends register theirs with register_allocator (CPU is built in).
+// `device` says which device of that type (cuda:0, cuda:1, ...); deallocate receives the same nbytes and device
+// that allocate was given.
 class Allocator {
  public:
   virtual ~Allocator() = default;
-  virtual void* allocate(std::size_t nbytes) = 0;  // never returns nullptr for nbytes > 0: throws instead
-  virtual void deallocate(void* ptr, std::size_t nbytes) = 0;
+  virtual void* allocate(std::size_t nbytes, Device device) = 0;  // never nullptr for nbytes > 0: throws instead
+  virtual void deallocate(void* ptr, std::size_t nbytes, Device device) = 0;
 };
 
 void register_allocator(DeviceType type, Allocator* allocator);
