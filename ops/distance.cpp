@@ -56,7 +56,7 @@ struct PairwiseEuclideanBackward final : Node {
       w = grad * 2.0;
     } else {
       const Tensor d = saved(dist);
-      const Tensor positive = gt(d, 0.0);
+      const Tensor positive = d.gt(0.0);
       // where() keeps the division's inf/NaN at D = 0 out of the result.
       w = where(positive, grad / where(positive, d, ones_like(d)), zeros_like(d));
     }
