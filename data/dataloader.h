@@ -31,11 +31,11 @@ namespace trident::data {
 
 struct DataLoaderOptions {
   std::int64_t batch_size = 1;
-  bool shuffle = false;       // a new random order each epoch (RandomSampler), else in order (SequentialSampler)
-  std::uint64_t seed = 0;     // for the shuffle and for random transforms
-  bool drop_last = false;     // drop the last batch when it is smaller than batch_size
-  TransformPtr transform;     // applied to each batch's data (not to its labels); null: none
-  std::int64_t prefetch = 2;  // batches prepared ahead by the background thread; 0: no thread
+  bool shuffle = false;              // a new random order each epoch (RandomSampler), else in order (SequentialSampler)
+  std::uint64_t seed = 0;            // for the shuffle and for random transforms
+  bool drop_last = false;            // drop the last batch when it is smaller than batch_size
+  TransformPtr transform = nullptr;  // applied to each batch's data (not to its labels); null: none
+  std::int64_t prefetch = 2;         // batches prepared ahead by the background thread; 0: no thread
 };
 
 class EpochRun;  // one epoch in flight (dataloader.cpp)

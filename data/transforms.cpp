@@ -86,6 +86,11 @@ struct AffineSampler {
         const double v = (static_cast<double>(y) - cy - ty) * inv_scale;
         const double sx = cx + cos_t * u - sin_t * v;
         const double sy = cy + sin_t * u + cos_t * v;
+        if (!(sx > -1 && sx < static_cast<double>(width) && sy > -1 && sy < static_cast<double>(height))) {
+          // No neighbour inside the image (or a non-finite position from an extreme scale): zero fill.
+          for (std::int64_t c = 0; c < channels; ++c) out[c * plane + y * width + x] = T(0);
+          continue;
+        }
         const double fx0 = std::floor(sx), fy0 = std::floor(sy);
         const double wx1 = sx - fx0, wy1 = sy - fy0;
         const double wx[2] = {1 - wx1, wx1}, wy[2] = {1 - wy1, wy1};

@@ -573,6 +573,10 @@ TEST(Transforms, AffineMovesPixelsWhereExpected) {
   EXPECT_EQ(half.at<float>({0, 2, 3}), 0.5f);
   EXPECT_EQ(half.at<float>({0, 2, 4}), 0.5f);
   EXPECT_EQ(half.sum().item<float>(), 1.0f);
+  // Extreme scales stay finite: shrunk to nothing only the centre pixel survives; blown up, the centre fills all.
+  const Tensor centre = points(1, 5, 5, {{0, 2, 2}});
+  EXPECT_TRUE(same_values(affine_images(centre, {.scale = 1e-300}), centre));
+  EXPECT_TRUE(same_values(affine_images(centre, {.scale = 1e300}), ones({1, 5, 5})));
   EXPECT_THROW_MSG(affine_images(x, {.scale = 0}), "affine_images: scale must be > 0, got 0");
 }
 
