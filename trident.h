@@ -22,3 +22,4 @@
 #include "trident/ops/reduce.h"
 #include "trident/ops/shape.h"
 #include "trident/ops/softmax.h"
+#include "trident/data/data.h"

@@ -107,5 +107,5 @@ TEST(Distance, Errors) {
   EXPECT_THROW_MSG(pairwise_distance(random_tensor({3}, 1)), "pairwise_distance: x must be 2-d [N, D], got shape [3]");
   EXPECT_THROW_MSG(pairwise_distance(random_tensor({3, 2}, 1), random_tensor({3, 4}, 2)),
                    "pairwise_distance: embedding sizes differ: [3, 2] and [3, 4]");
-  EXPECT_THROW_MSG(pairwise_distance(tensor({std::int64_t{1}, 2}, {1, 2})), "pairwise_distance: expected a floating");
+  EXPECT_THROW_MSG(pairwise_distance(tensor(std::vector<std::int64_t>{1, 2}, {1, 2})), "pairwise_distance: expected a floating");
 }
