@@ -113,8 +113,8 @@ struct SumBackward final : Node {
 // grad: reduced shape -> x's shape
 struct ExtremumBackward final : Node {
   const char* op_name = "MaxBackward";
-  Shape keep_shape;  // x's shape with the reduced dims set to 1
-  Dims dims;         // the reduced dims
+  Shape keep_shape;     // x's shape with the reduced dims set to 1
+  Dims dims;            // the reduced dims
   std::size_t x = 0;    // saved: the input, to find the elements that attain the extremum
   std::size_t out = 0;  // saved: the extremum, in keep_shape
   std::string name() const override { return op_name; }
@@ -152,8 +152,10 @@ Tensor reduce_forward(const char* op, ReduceOp kind, const Tensor& x, const std:
   Tensor out = empty(keepdim_shape(x, mask), {.dtype = out_dtype, .device = x.device()});
   if (out.numel() > 0) {
     if (reduced_count(x, mask) == 0) {
-      TRIDENT_CHECK(kind == ReduceOp::Sum, "{}: cannot reduce over zero elements (input shape {}, reduced dims {}); "
-                    "the result is undefined", op, shape_str(x.sizes()), shape_str(mask_dims(mask)));
+      TRIDENT_CHECK(kind == ReduceOp::Sum,
+                    "{}: cannot reduce over zero elements (input shape {}, reduced dims {}); "
+                    "the result is undefined",
+                    op, shape_str(x.sizes()), shape_str(mask_dims(mask)));
       out.zero_();
     } else {
       kernels::reduce(x.device(), kind, x, out);
@@ -211,8 +213,10 @@ namespace {
 
 Tensor extremum(const char* op, bool is_max, const Tensor& x, const Dims& dims, bool keepdim) {
   check_defined(op, x);
-  TRIDENT_CHECK(x.dtype() != kBool, "{}: not defined for bool tensors (convert with .to(kInt64), or use any/all "
-                "logic), got {}", op, x.dtype());
+  TRIDENT_CHECK(x.dtype() != kBool,
+                "{}: not defined for bool tensors (convert with .to(kInt64), or use any/all "
+                "logic), got {}",
+                op, x.dtype());
   const auto mask = reduced_mask(x, dims, op);
   Tensor out = reduce_forward(op, is_max ? ReduceOp::Max : ReduceOp::Min, x, mask, true, x.dtype());
   if (auto node = autograd::make_node<ExtremumBackward>({&x})) {

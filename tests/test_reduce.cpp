@@ -161,7 +161,8 @@ TEST(Reduce, Errors) {
   EXPECT_THROW_MSG(a.max({2}), "max: dim 2 out of range for a 2-d tensor");
   EXPECT_THROW_MSG(a.min({0, -2}), "min: dim -2 appears more than once");
   EXPECT_THROW_MSG(a.argmax(3), "argmax: dim 3 out of range for a 2-d tensor");
-  EXPECT_THROW_MSG(tensor({1L, 2L}).logsumexp({0}), "logsumexp: expected a floating tensor (float32 or float64), got "
+  EXPECT_THROW_MSG(tensor({1L, 2L}).logsumexp({0}),
+                   "logsumexp: expected a floating tensor (float32 or float64), got "
                    "int64");
   EXPECT_THROW_MSG(tensor({1L, 2L}).mean(), "mean: expected a floating tensor");
 }
@@ -286,8 +287,8 @@ TEST(ReduceKernel, MatchesReferenceWithNaNsAndBools) {
       for (std::int64_t d : {0, 1}) {
         for (ReduceOp op : {ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax, ReduceOp::ArgMin, ReduceOp::Sum}) {
           const DType out = (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin) ? kInt64 : v.dtype();
-          expect_kernel_matches_reference(op, v, {d}, out, fmt::format("nan {} op {} dim {}", shape_str(v.sizes()),
-                                                                        static_cast<int>(op), d));
+          expect_kernel_matches_reference(
+              op, v, {d}, out, fmt::format("nan {} op {} dim {}", shape_str(v.sizes()), static_cast<int>(op), d));
         }
       }
     }
@@ -330,9 +331,13 @@ TEST(ReduceGrad, GradcheckMaxMin) {
       [](const std::vector<Tensor>& v) { return v[0].max({0}); },
       [](const std::vector<Tensor>& v) { return v[0].max({1}, true); },
       [](const std::vector<Tensor>& v) { return v[0].max({-1}); },
-      [](const std::vector<Tensor>& v) { return v[0].max({0, 2}, true); },
+      [](const std::vector<Tensor>& v) {
+        return v[0].max({0, 2}, true);
+      },
       [](const std::vector<Tensor>& v) { return v[0].min({2}); },
-      [](const std::vector<Tensor>& v) { return v[0].min({0, 1}, true); },
+      [](const std::vector<Tensor>& v) {
+        return v[0].min({0, 1}, true);
+      },
       [](const std::vector<Tensor>& v) { return v[0].transpose(0, 2).min({1}); },
   };
   for (std::size_t i = 0; i < fns.size(); ++i) EXPECT_TRUE(gradcheck(fns[i], {x})) << "case " << i;
@@ -372,8 +377,12 @@ TEST(ReduceGrad, GradcheckLogsumexp) {
       [](const std::vector<Tensor>& v) { return v[0].logsumexp({0}); },
       [](const std::vector<Tensor>& v) { return v[0].logsumexp({1}, true); },
       [](const std::vector<Tensor>& v) { return v[0].logsumexp({2}); },
-      [](const std::vector<Tensor>& v) { return v[0].logsumexp({0, 2}, true); },
-      [](const std::vector<Tensor>& v) { return v[0].permute({2, 0, 1}).logsumexp({1, 2}); },
+      [](const std::vector<Tensor>& v) {
+        return v[0].logsumexp({0, 2}, true);
+      },
+      [](const std::vector<Tensor>& v) {
+        return v[0].permute({2, 0, 1}).logsumexp({1, 2});
+      },
       [](const std::vector<Tensor>& v) { return (v[0] * 300.0).logsumexp({1}); },  // large values
   };
   for (std::size_t i = 0; i < fns.size(); ++i) EXPECT_TRUE(gradcheck(fns[i], {x})) << "case " << i;

@@ -5,7 +5,8 @@
 //   - n is rounded with the "magic number" trick: adding 1.5 * 2^23 (2^52 for double) pushes the fraction bits out
 //     of the mantissa, so the float's low mantissa bits then hold n as an integer.
 //   - r is computed in two steps (Cody-Waite): ln 2 = hi + lo, where hi has few significant bits so n * hi is exact.
-//   - exp(r) is its Taylor polynomial, evaluated by Horner's rule with fused multiply-adds: degree 7 for float (truncation error
+//   - exp(r) is its Taylor polynomial, evaluated by Horner's rule with fused multiply-adds: degree 7 for float
+//   (truncation error
 //     r^8 / 8! < 6e-9, a tenth of a float ulp), degree 13 for double (< 5e-18).
 //   - 2^n is built from its exponent bits. n can reach the largest exponent + 1 just below the overflow threshold,
 //     so a factor 2 is split off there; below the underflow threshold the result is 0 (results that would be
@@ -22,11 +23,11 @@ namespace trident::cpu {
 
 inline float vectorized_exp(float x) {
   constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kLn2Hi = 0.693359375f;        // 355 / 512: exact in 9 bits
-  constexpr float kLn2Lo = -2.12194440e-4f;     // ln 2 - kLn2Hi
-  constexpr float kMagic = 12582912.0f;         // 1.5 * 2^23
-  constexpr float kUnderflow = -87.33654475f;   // ln(FLT_MIN): below, the result would be subnormal
-  constexpr float kOverflow = 88.72283905f;     // ln(FLT_MAX)
+  constexpr float kLn2Hi = 0.693359375f;       // 355 / 512: exact in 9 bits
+  constexpr float kLn2Lo = -2.12194440e-4f;    // ln 2 - kLn2Hi
+  constexpr float kMagic = 12582912.0f;        // 1.5 * 2^23
+  constexpr float kUnderflow = -87.33654475f;  // ln(FLT_MIN): below, the result would be subnormal
+  constexpr float kOverflow = 88.72283905f;    // ln(FLT_MAX)
   const float xc = x < kUnderflow ? kUnderflow : (x > kOverflow ? kOverflow : x);  // NaN passes through
   const float shifted = std::fma(xc, kLog2e, kMagic);
   const float n = shifted - kMagic;
@@ -59,8 +60,7 @@ inline double vectorized_exp(double x) {
   const double xc = x < kUnderflow ? kUnderflow : (x > kOverflow ? kOverflow : x);
   const double shifted = std::fma(xc, kLog2e, kMagic);
   const double n = shifted - kMagic;
-  const std::int64_t ni =
-      static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(shifted) - 0x4338000000000000ull);
+  const std::int64_t ni = static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(shifted) - 0x4338000000000000ull);
   double r = std::fma(n, -kLn2Hi, xc);
   r = std::fma(n, -kLn2Lo, r);
   double p = 1.0 / 6227020800.0;  // 1/13!

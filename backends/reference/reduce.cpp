@@ -40,7 +40,9 @@ void reduce_typed(kernels::ReduceOp op, const Tensor& in, const Tensor& out) {
     const std::int64_t r = reduced_dim < 0 ? 0 : index[reduced_dim];
     const bool v_nan = v != v, best_nan = seen[o] && best[o] != best[o];
     switch (op) {
-      case ReduceOp::Sum: sum[o] += static_cast<Acc>(v); break;
+      case ReduceOp::Sum:
+        sum[o] += static_cast<Acc>(v);
+        break;
       case ReduceOp::Max:
       case ReduceOp::ArgMax:
         if (!seen[o] || (!best_nan && (v_nan || v > best[o]))) {
@@ -62,11 +64,17 @@ void reduce_typed(kernels::ReduceOp op, const Tensor& in, const Tensor& out) {
     O* y = static_cast<O*>(out.raw_data());
     for (std::int64_t o = 0; o < n_out; ++o) {
       switch (op) {
-        case ReduceOp::Sum: y[o] = static_cast<O>(sum[o]); break;
+        case ReduceOp::Sum:
+          y[o] = static_cast<O>(sum[o]);
+          break;
         case ReduceOp::Max:
-        case ReduceOp::Min: y[o] = static_cast<O>(best[o]); break;
+        case ReduceOp::Min:
+          y[o] = static_cast<O>(best[o]);
+          break;
         case ReduceOp::ArgMax:
-        case ReduceOp::ArgMin: y[o] = static_cast<O>(best_index[o]); break;
+        case ReduceOp::ArgMin:
+          y[o] = static_cast<O>(best_index[o]);
+          break;
       }
     }
   });
