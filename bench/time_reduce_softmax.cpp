@@ -51,5 +51,7 @@ int main() {
   const Tensor y = s.softmax(1);
   Tensor gx = empty(y.sizes());
   bench("softmax backward", [&] { kernels::softmax_backward(kCPU, g, y, gx, 1, false); });
+  const Tensor ly = s.log_softmax(1);
+  bench("log_softmax backward", [&] { kernels::softmax_backward(kCPU, g, ly, gx, 1, true); });
   return 0;
 }

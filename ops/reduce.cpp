@@ -185,10 +185,7 @@ Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
   check_defined("mean", x);
   check_floating("mean", x);
-  const auto mask = reduced_mask(x, dims, "mean");
-  std::int64_t count = 1;
-  for (std::size_t d = 0; d < mask.size(); ++d)
-    if (mask[d]) count *= x.size(static_cast<std::int64_t>(d));
+  const std::int64_t count = reduced_count(x, reduced_mask(x, dims, "mean"));
   const double scale = count == 0 ? std::numeric_limits<double>::quiet_NaN() : 1.0 / static_cast<double>(count);
   return mul(sum(x, dims, keepdim), scale);
 }

@@ -9,6 +9,11 @@
 // Both need the dims from `dim` on to form one dense block (the outer dims may have any strides); an input that is
 // not laid out so (e.g. a transposed matrix) is first copied into a contiguous tensor.
 // The forward is stable: the max of each slice is subtracted before exp (Note [Vectorised exp]).
+//
+// Why not oneDNN: its softmax_v2 forward/backward primitives (jit:avx512_core in oneDNN 2.6) were timed against these
+// loops on [4096, 1000] float32 along dim 1 (bench/time_dnnl_softmax.cpp vs bench/time_reduce_softmax.cpp). On one
+// thread (thread CPU time): softmax forward 2.5 ms vs 1.6 ms here, log_softmax 2.5 vs 1.5, softmax backward
+// 1.2-1.4 vs 1.1, log_softmax backward 2.9 vs 1.1. These loops are faster in every case, so no oneDNN path exists.
 #include <algorithm>
 #include <cmath>
 #include <limits>
