@@ -166,7 +166,7 @@ void expect_close(const Tensor& got, const Tensor& want, double scale, double ul
 
 TEST(SoftmaxKernel, MatchesReferenceOnStridedLayouts) {
   std::uint32_t seed = 100;
-  for (const Shape& shape : {Shape{2, 3, 5}, Shape{4, 33, 17}, Shape{3, 300, 70}, Shape{2, 5, 1000}}) {
+  for (const Shape& shape : {Shape{2, 3, 5}, Shape{4, 33, 17}, Shape{3, 150, 40}, Shape{2, 5, 1000}}) {
     for (DType dt : {kFloat32, kFloat64}) {
       const Tensor base = (random_tensor(shape, seed++) * 4.0).to(dt);
       for (const auto& [name, x] : layouts(base)) {
