@@ -52,13 +52,31 @@ extern DispatchStub<where_fn> where;
 // ==== reductions ======================================================================================================
 enum class ReduceOp : std::uint8_t { Sum, Max, Min, ArgMax, ArgMin };
 // reduce: out = op over the dims where out.sizes[d] == 1 and in.sizes[d] != 1 (out has in's rank: the keepdim form).
+// out is contiguous; its dtype is in's for Max/Min, int64 for ArgMax/ArgMin, and for Sum in's (int64 for bool).
 // Sum accumulates float32 in float64. ArgMax/ArgMin reduce exactly one dim, write int64 indices and return the first
-// index among ties. Max/Min propagate NaN. Requires in.numel() > 0 for Max/Min/ArgMax/ArgMin.
+// index among ties (a NaN counts as the extremum: the first NaN wins). Max/Min propagate NaN and are not defined for
+// bool (an error). Requires in.numel() > 0 for Max/Min/ArgMax/ArgMin unless out.numel() == 0.
 using reduce_fn = void (*)(ReduceOp op, const Tensor& in, const Tensor& out);
 extern DispatchStub<reduce_fn> reduce;
 
 // ==== softmax family (ops/softmax.cpp) ================================================================================
-// (softmax, log_softmax and their backward kernels are declared here by the op family that adds them)
+// softmax: out = softmax(in) along dim, or log_softmax(in) when log is true:
+//   softmax:     out[..., i, ...] = exp(in_i - m) / sum_j exp(in_j - m),   m = max_j in_j (stable for large inputs)
+//   log_softmax: out[..., i, ...] = in_i - m - log(sum_j exp(in_j - m))
+// Requires in, out floating of the same dtype and sizes, in.dim() >= 1, 0 <= dim < in.dim(); in any strides, out
+// contiguous. -inf entries give 0 (softmax) / -inf (log_softmax); a slice that is all -inf, or holds a NaN or +inf,
+// gives NaN.
+using softmax_fn = void (*)(const Tensor& in, const Tensor& out, std::int64_t dim, bool log);
+extern DispatchStub<softmax_fn> softmax;
+
+// softmax_backward: the gradient w.r.t. the input of softmax / log_softmax along dim, from the forward's OUTPUT y:
+//   softmax:     grad_in = y * (grad_out - sum_dim(grad_out * y))
+//   log_softmax: grad_in = grad_out - exp(y) * sum_dim(grad_out)
+// Requires grad_out, out, grad_in floating of the same dtype and sizes, 0 <= dim < out.dim(); grad_out and out any
+// strides; grad_in contiguous. Writes (=) grad_in.
+using softmax_backward_fn = void (*)(const Tensor& grad_out, const Tensor& out, const Tensor& grad_in,
+                                     std::int64_t dim, bool log);
+extern DispatchStub<softmax_backward_fn> softmax_backward;
 
 // ==== linear algebra (ops/matmul.cpp) =================================================================================
 // (matmul is declared here by the op family that adds it)
