@@ -1,6 +1,7 @@
 // conv2d: forward values by hand, the oneDNN float32 kernels against the reference over a grid of shapes and
 // options (both layout policies), float64 gradchecks through the reference kernels, errors, the primitive cache.
 #include <cmath>
+#include <thread>
 
 #include "gradcheck.h"
 #include "trident/backends/cpu/conv.h"
@@ -258,4 +259,27 @@ TEST(ConvCache, ReusesPrimitivesPerSignature) {
   EXPECT_EQ(s.misses, 2u);
   EXPECT_EQ(s.hits, 1u);
   EXPECT_EQ(s.entries, 2u);
+}
+
+TEST(ConvCache, ConcurrentCallsAgree) {
+  // Several threads create and hit cache entries at once (same and different signatures); every result must equal
+  // the single-threaded one bit for bit (same primitives, same inputs).
+  cpu::clear_conv_cache();
+  std::vector<Tensor> xs, ws, expected;
+  for (std::int64_t k = 0; k < 3; ++k) {
+    xs.push_back(random_tensor({2, 3, 8 + k, 8}, static_cast<std::uint32_t>(k), 0, 0, kFloat32));
+    ws.push_back(random_tensor({4, 3, 3, 3}, static_cast<std::uint32_t>(10 + k), 0, 0, kFloat32));
+  }
+  std::vector<std::vector<Tensor>> results(4);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < results.size(); ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 5; ++rep)
+        for (std::size_t k = 0; k < xs.size(); ++k) results[t].push_back(conv2d(xs[k], ws[k]));
+    });
+  for (auto& th : threads) th.join();
+  for (std::size_t k = 0; k < xs.size(); ++k) expected.push_back(conv2d(xs[k], ws[k]));
+  for (const auto& r : results)
+    for (std::size_t i = 0; i < r.size(); ++i) EXPECT_TRUE(all_close(r[i], expected[i % xs.size()], 0, 0));
+  EXPECT_EQ(cpu::conv_cache_stats().entries, 3u);
 }

@@ -11,17 +11,27 @@
 // the same entry. Lookups take a mutex (creation happens under it, so two threads never build the same entry);
 // primitives are immutable and run concurrently. The cache is cleared whole when it reaches kMaxEntries
 // signatures, which a training program with a few fixed shapes never does.
-// Measured on this machine (AMD EPYC, AVX-512, 2 threads; tests/test_conv.cpp, ConvCache.HitIsCheaperThanCreation
-// prints them): a cache hit costs well under a microsecond, creating forward + backward primitives for the MNIST
-// shapes costs hundreds of microseconds -- comparable to running the convolution itself at N=128, so without the
-// cache every call would pay it again.
+// Measured (bench/bench_cnn.cpp, BM_ConvCall*, 1 thread, AMD EPYC with AVX-512, oneDNN 2.6.3): a whole cached call
+// of a tiny convolution (lookup + memory handles + execute) takes 2-3 us; clearing the cache first adds 3 us while
+// oneDNN's own primitive cache still holds the primitive, and 30 us with DNNL_PRIMITIVE_CACHE_CAPACITY=0 (the
+// descriptor walk + primitive creation). For MNIST conv2's shapes (32 -> 64, 3x3, 26x26) forward + both backwards at
+// N = 1 take 0.9-1.2 ms cached and 0.1-0.3 ms more when the three primitive descriptors are created anew.
 //
 // Note [Convolution layouts]
 // trident tensors are plain NCHW; oneDNN's fastest kernels often want blocked layouts (nChw16c, OIhw16i16o). With
 // ConvLayout::Preferred the primitives are created with format_tag::any and each call reorders x and weight in and
 // the result out (and grad_out in / grads out on the backward); with ConvLayout::Plain the primitives work on the
-// NCHW / OIHW buffers directly. The default is the faster for the MNIST CNN shapes (N = 128, conv 1->32 3x3 on 28x28
-// and 32->64 3x3 on 26x26, forward + both backwards, 2 threads); see the numbers at kDefaultLayout below.
+// NCHW / OIHW buffers directly. Preferred is the default: with plain layouts oneDNN 2.6 falls back to its
+// im2col + GEMM implementation (gemm:jit), with format_tag::any it picks the direct AVX-512 kernels
+// (jit:avx512_core on nChw16c, 1-channel input read as plain nchw), and the reorders cost less than they save.
+// Measured forward + backward through the op at N = 128 (bench/bench_cnn.cpp, BM_Conv1 / BM_Conv2; conv1 computes
+// no input gradient, as the first layer of a network): 2 threads, the best median of ~15 runs on a shared 2-core
+// AMD EPYC with AVX-512 (under load single runs vary up to 10x; Preferred was faster in 12 of 16 runs for conv1,
+// 15 of 16 for conv2):
+//                          plain      preferred    PyTorch 1.13 (bench/torch_cnn.py, same steps, best of ~15)
+//   conv1 (1->32, 28x28)   2.77 ms    1.28 ms      1.95 ms
+//   conv2 (32->64, 26x26)  42.2 ms    35.2 ms      54.8 ms
+// (1 thread: conv1 10.6 vs 11.3 ms, conv2 162 vs 127 ms, plain vs preferred.)
 #include "trident/backends/cpu/conv.h"
 
 #include <omp.h>
@@ -44,7 +54,7 @@ using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 
 // See Note [Convolution layouts].
-constexpr ConvLayout kDefaultLayout = ConvLayout::Plain;
+constexpr ConvLayout kDefaultLayout = ConvLayout::Preferred;
 std::atomic<ConvLayout> g_layout{kDefaultLayout};
 
 constexpr std::size_t kMaxEntries = 512;
