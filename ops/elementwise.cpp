@@ -33,7 +33,7 @@ Tensor binary_forward(const char* op, BinaryOp kind, const Tensor& a, const Tens
   return out;
 }
 
-// Forward of a unary op: out = op(x), same shape and dtype. No checks beyond definedness, no autograd.
+// Forward of a unary op: out = op(x), same shape and dtype. The caller checks x; no autograd.
 Tensor unary_forward(UnaryOp kind, const Tensor& x, double arg0 = 0.0, double arg1 = 0.0) {
   Tensor out = empty(x.sizes(), {.dtype = x.dtype(), .device = x.device()});
   kernels::unary(x.device(), kind, x, out, arg0, arg1);
@@ -121,7 +121,8 @@ struct PowScalarBackward final : Node {
 // and out = 0 (for e > 0), so the product would be NaN although x^e is flat in e there (0^e = 0 for every e > 0); the
 // gradient is defined as 0 wherever x == 0 (PyTorch does the same for e >= 0). For x < 0, x^e is real only for integer
 // e and log(x) is NaN: the exponent's gradient is NaN there, as in PyTorch -- pow is differentiable in the exponent
-// only for x > 0 (ops/elementwise.h).
+// only for x > 0 (ops/elementwise.h). In the base, the gradient is 0 wherever e == 0 (x^0 = 1 is constant in x), also
+// at x = 0 where e * x^(e-1) would be 0 * inf.
 struct PowTensorBackward final : Node {
   std::size_t x = 0, e = 0;  // saved: base and exponent, for e * x^(e-1)
   std::size_t out = 0;       // saved when the exponent needs a gradient: x^e, for out * log(x)
@@ -129,9 +130,13 @@ struct PowTensorBackward final : Node {
   std::vector<Tensor> apply(const Tensor& grad) override {
     Tensor gx, ge;
     const Tensor xv = saved(x), ev = saved(e);
-    if (needs_input_grad(0)) gx = sum_to(mul(grad, mul(ev, pow(xv, sub(ev, 1.0)))), input_shapes[0]);
+    const Tensor zero = scalar_as(grad, 0.0);
+    if (needs_input_grad(0)) {
+      const Tensor dout_dx = where(eq(ev, 0.0), zero, mul(ev, pow(xv, sub(ev, 1.0))));
+      gx = sum_to(mul(grad, dout_dx), input_shapes[0]);
+    }
     if (needs_input_grad(1)) {
-      const Tensor dout_de = where(eq(xv, 0.0), scalar_as(grad, 0.0), mul(saved(out), log(xv)));
+      const Tensor dout_de = where(eq(xv, 0.0), zero, mul(saved(out), log(xv)));
       ge = sum_to(mul(grad, dout_de), input_shapes[1]);
     }
     return {gx, ge};
@@ -357,8 +362,7 @@ Tensor div(const Tensor& a, double b) { return div(a, scalar_as(a, b)); }
 Tensor neg(const Tensor& x) {
   check_defined("neg", x);
   TRIDENT_CHECK(x.dtype() != kBool, "neg: not defined for bool tensors (use logical_not)");
-  Tensor out = empty(x.sizes(), {.dtype = x.dtype(), .device = x.device()});
-  kernels::unary(x.device(), kernels::UnaryOp::Neg, x, out, 0.0, 0.0);
+  Tensor out = unary_forward(UnaryOp::Neg, x);
   if (auto node = autograd::make_node<NegBackward>({&x})) autograd::set_history(out, node);
   return out;
 }

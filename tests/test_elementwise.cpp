@@ -527,6 +527,12 @@ TEST(ElementwiseGrad, PowExponentGradientIsZeroAtZeroBase) {
   pow(x, e).sum().backward();
   expect_values(e.grad(), {0, 8 * std::log(2.0)});
   expect_values(x.grad(), {0, 12});  // e x^(e-1)
+  // 0^0 = 1 is constant in both arguments: both gradients are 0, not 0 * inf = NaN
+  Tensor x0 = tensor({0.0, 3.0}).set_requires_grad();
+  Tensor e0 = tensor({0.0, 0.0}).set_requires_grad();
+  pow(x0, e0).sum().backward();
+  expect_values(x0.grad(), {0, 0});
+  expect_values(e0.grad(), {0, std::log(3.0)});
 }
 
 TEST(ElementwiseGrad, MathFunctions) {
