@@ -1,5 +1,5 @@
 # PyTorch counterpart of main.cpp: the same ops, sizes and thread count; prints the same lines.
-# Run with the interpreter that has torch 1.13: /usr/bin/python3 bench/elementwise_vs_torch/compare.py [op]
+# Run with the interpreter that has torch 1.13: /usr/bin/python3 bench/elementwise_vs_torch/compare.py [op [reps]]
 import sys
 import time
 
@@ -25,6 +25,7 @@ def min_time_us(f, reps):
 
 
 which = sys.argv[1] if len(sys.argv) > 1 else "all"
+reps_override = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 for name, f, reps in [
     ("add", lambda: torch.add(a, b), 30),
     ("mul", lambda: torch.mul(a, b), 30),
@@ -36,4 +37,4 @@ for name, f, reps in [
     ("tanh", lambda: torch.tanh(x), 200),
 ]:
     if which in ("all", name):
-        print(f"{name:10s} {min_time_us(f, reps):10.1f} us")
+        print(f"{name:10s} {min_time_us(f, reps_override or reps):10.1f} us")

@@ -4,7 +4,7 @@
 //   B=build
 //   g++ -std=c++20 -O2 -march=native -fopenmp -I$B/include bench/elementwise_vs_torch/main.cpp -L$B -ltrident -lfmt
 //       -Wl,-rpath,$PWD/$B -o /tmp/ew_bench
-//   /tmp/ew_bench [op]; /usr/bin/python3 bench/elementwise_vs_torch/compare.py [op]
+//   /tmp/ew_bench [op [reps]]; /usr/bin/python3 bench/elementwise_vs_torch/compare.py [op [reps]]
 // Each line is the minimum over many repetitions, in microseconds, on 2 threads. On a shared machine, alternate the
 // two programs a few times and compare minima.
 //   add, mul:         16M contiguous float32 + 16M float32 -> a new 16M tensor (allocation included, as in torch.add)
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 
@@ -53,11 +54,13 @@ Tensor filled(std::int64_t n, float lo, float hi) {
 int main(int argc, char** argv) {
   set_num_threads(2);
   const std::string which = argc > 1 ? argv[1] : "all";
+  const int reps_override = argc > 2 ? std::atoi(argv[2]) : 0;  // for perf stat: CPU time of k more repetitions
   const std::int64_t n = 16 * 1024 * 1024;
   const Tensor a = filled(n, 0.f, 1.f), b = filled(n, 1.f, 2.f), c = empty({n});
   const Tensor x = filled(1 << 20, -4.f, 4.f);
   auto run = [&](const char* name, const std::function<void()>& f, int reps) {
-    if (which == "all" || which == name) std::printf("%-10s %10.1f us\n", name, min_time_us(f, reps));
+    if (which == "all" || which == name)
+      std::printf("%-10s %10.1f us\n", name, min_time_us(f, reps_override > 0 ? reps_override : reps));
   };
   run(
       "add", [&] { Tensor y = add(a, b); }, 30);
