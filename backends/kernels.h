@@ -34,7 +34,7 @@ enum class UnaryOp : std::uint8_t {
 // unary: out[i] = op(in[i]) (with scalar arguments arg0/arg1 where the op takes them).
 // Requires in.sizes == out.sizes, same dtype (numeric); out may be `in` itself (in-place) when in is contiguous.
 // int64 supports Neg, Abs, Relu, Sign, PowScalar and Clamp only. NaN in gives NaN out (Relu, Sign and Clamp
-// included), except x^0 = 1. float32 Exp/Sigmoid/Tanh/Softplus may be a few ulp from correctly rounded (CPU: <= 3).
+// included), except x^0 = 1. float32 Exp/Log/Sigmoid/Tanh/Softplus may be a few ulp from correctly rounded (CPU: <= 3).
 using unary_fn = void (*)(UnaryOp op, const Tensor& in, const Tensor& out, double arg0, double arg1);
 extern DispatchStub<unary_fn> unary;
 

@@ -54,9 +54,11 @@ double float_ulps(float got, double exact) {
 // boundaries of exp, tiny arguments (relative precision of tanh), zeros, infinities and NaN.
 std::vector<float> unary_test_inputs() {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-  std::vector<float> v = {0.f,   -0.f, 1e-30f, -1e-30f, 1e-8f,  -1e-8f, 1e-3f,  -1e-3f, 0.5f,    -0.5f, 1.f,   -1.f,
-                          2.f,   -2.f, 9.f,    -9.f,    9.2f,   -9.2f,  20.f,   -20.f,  87.f,    -87.f, 88.5f, 88.72f,
-                          88.8f, 89.f, -87.4f, -95.f,   -103.f, -104.f, -110.f, 1000.f, -1000.f, inf,   -inf,  nan};
+  std::vector<float> v = {0.f, -0.f, 1e-30f, -1e-30f, 1e-8f, -1e-8f, 1e-3f, -1e-3f, 0.5f, -0.5f, 1.f, -1.f, 2.f, -2.f,
+                          9.f, -9.f, 9.2f, -9.2f, 20.f, -20.f, 87.f, -87.f, 88.5f, 88.72f, 88.8f, 89.f, -87.4f, -95.f,
+                          -103.f, -104.f, -110.f, 1000.f, -1000.f, inf, -inf, nan,
+                          // subnormal, smallest normal and largest finite values (log's scaling path; overflows)
+                          1e-40f, 1.4e-45f, -1e-40f, 1.17549435e-38f, 3.4e38f, -3.4e38f};
   for (int i = -600; i <= 600; ++i) v.push_back(static_cast<float>(i) * 0.173f);  // a dense grid on [-104, 104]
   return v;
 }
@@ -360,14 +362,14 @@ TEST(ElementwiseKernel, Float32UnaryWithinUlpsOfReference) {
     double arg0, arg1;
     double max_ulps;  // 0.5: correctly rounded; more for the vectorised approximations and composed formulas
   };
+  // PowScalar exponents are exact in float32 (the kernel rounds its scalar argument to the tensor's dtype).
   const Case cases[] = {
-      {UnaryOp::Neg, 0, 0, 0},          {UnaryOp::Abs, 0, 0, 0},          {UnaryOp::Relu, 0, 0, 0},
-      {UnaryOp::Sign, 0, 0, 0},         {UnaryOp::Sqrt, 0, 0, 0.5},       {UnaryOp::Log, 0, 0, 1},
-      {UnaryOp::Exp, 0, 0, 1},          {UnaryOp::Sigmoid, 0, 0, 3},      {UnaryOp::Tanh, 0, 0, 3},
-      {UnaryOp::Softplus, 0, 0, 3},     {UnaryOp::PowScalar, 2, 0, 0.5},  {UnaryOp::PowScalar, 0.5, 0, 0.5},
-      {UnaryOp::PowScalar, -1, 0, 0.5}, {UnaryOp::PowScalar, 3, 0, 1},    {UnaryOp::PowScalar, 1.75, 0, 1},
-      {UnaryOp::Clamp, -1.5, 2.5, 0},   {UnaryOp::PowScalar, -2.5, 0, 1},  // exponents exact in float32: the kernel
-                                                                           // rounds its scalar to the dtype
+      {UnaryOp::Neg, 0, 0, 0},          {UnaryOp::Abs, 0, 0, 0},         {UnaryOp::Relu, 0, 0, 0},
+      {UnaryOp::Sign, 0, 0, 0},         {UnaryOp::Sqrt, 0, 0, 0.5},      {UnaryOp::Log, 0, 0, 1},
+      {UnaryOp::Exp, 0, 0, 1},          {UnaryOp::Sigmoid, 0, 0, 3},     {UnaryOp::Tanh, 0, 0, 3},
+      {UnaryOp::Softplus, 0, 0, 2},     {UnaryOp::PowScalar, 2, 0, 0.5}, {UnaryOp::PowScalar, 0.5, 0, 0.5},
+      {UnaryOp::PowScalar, -1, 0, 0.5}, {UnaryOp::PowScalar, 3, 0, 1},   {UnaryOp::PowScalar, 1.75, 0, 1},
+      {UnaryOp::PowScalar, -2.5, 0, 1}, {UnaryOp::Clamp, -1.5, 2.5, 0},
   };
   const auto in = x.to_vector<float>();
   for (const auto& c : cases) {
@@ -409,7 +411,7 @@ TEST(ElementwiseKernel, UnaryParallelAndStridedPaths) {
   const Tensor big = random_tensor({40000}, 7, -30.0, 30.0, kFloat32);
   const Tensor strided = random_tensor({50, 30}, 8, -30.0, 30.0, kFloat32).t();
   for (const Tensor& x : {big, strided}) {
-    for (UnaryOp op : {UnaryOp::Exp, UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Relu}) {
+    for (UnaryOp op : {UnaryOp::Exp, UnaryOp::Log, UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Softplus, UnaryOp::Relu}) {
       Tensor out = empty(x.sizes());
       kernels::unary(kCPU, op, x, out, 0, 0);
       const auto got = out.to_vector<float>();

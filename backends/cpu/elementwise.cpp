@@ -60,10 +60,15 @@ void cpu_fill(const Tensor& dst, double value) {
   });
 }
 
+// The per-run loops below are "flattened": everything they call (the op's lambda and the vec_math functions in it) is
+// inlined into them, so the contiguous loop is one vectorised body. Without it GCC may keep a large op lambda (log,
+// softplus) as a call per element, which also stops vectorisation.
+#define TRIDENT_FLATTEN __attribute__((flatten))
+
 // Run f over out[i] = f(in[i]) with a contiguous fast path.
 template <typename T, typename F>
 void unary_loop(const Tensor& in, const Tensor& out, F f) {
-  for_each_strided<2>(out.sizes(), {&out, &in}, [f](char** p, const std::int64_t* st, std::int64_t n) {
+  for_each_strided<2>(out.sizes(), {&out, &in}, [f](char** p, const std::int64_t* st, std::int64_t n) TRIDENT_FLATTEN {
     if (st[0] == sizeof(T) && st[1] == sizeof(T)) {
       T* o = reinterpret_cast<T*>(p[0]);
       const T* x = reinterpret_cast<const T*>(p[1]);
@@ -87,13 +92,32 @@ inline std::int64_t int_pow(std::int64_t x, std::int64_t e) {
   return static_cast<std::int64_t>(result);
 }
 
-// float32 exp/sigmoid/tanh use the vectorisable versions of vec_math.h; float64 the exact library functions.
+// float32 exp/log/sigmoid/tanh/softplus use the vectorisable versions of vec_math.h; float64 the library functions.
 template <typename T>
 TRIDENT_VEC_INLINE T exp_of(T x) {
   if constexpr (std::is_same_v<T, float>) {
     return exp_f32(x);
   } else {
     return std::exp(x);
+  }
+}
+
+template <typename T>
+TRIDENT_VEC_INLINE T log_of(T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return log_f32(x);
+  } else {
+    return std::log(x);
+  }
+}
+
+template <typename T>
+TRIDENT_VEC_INLINE T softplus_of(T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return softplus_f32(x);
+  } else {
+    // log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}): no overflow for large x; NaN stays NaN.
+    return (x > T(0) ? x : T(0)) + std::log1p(std::exp(-std::abs(x)));
   }
 }
 
@@ -154,7 +178,7 @@ void cpu_unary(kernels::UnaryOp op, const Tensor& in, const Tensor& out, double 
         case UnaryOp::Exp:
           return unary_loop<T>(in, out, [](T x) { return exp_of(x); });
         case UnaryOp::Log:
-          return unary_loop<T>(in, out, [](T x) { return std::log(x); });
+          return unary_loop<T>(in, out, [](T x) { return log_of(x); });
         case UnaryOp::Sqrt:
           return unary_loop<T>(in, out, [](T x) { return std::sqrt(x); });
         case UnaryOp::Abs:
@@ -167,8 +191,7 @@ void cpu_unary(kernels::UnaryOp op, const Tensor& in, const Tensor& out, double 
         case UnaryOp::Tanh:
           return unary_loop<T>(in, out, [](T x) { return tanh_of(x); });
         case UnaryOp::Softplus:
-          // log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}): no overflow for large x; NaN stays NaN.
-          return unary_loop<T>(in, out, [](T x) { return (x > T(0) ? x : T(0)) + std::log1p(exp_of(-std::abs(x))); });
+          return unary_loop<T>(in, out, [](T x) { return softplus_of(x); });
         // sign(NaN) = NaN (PyTorch's convention) rather than 0.
         case UnaryOp::Sign:
           return unary_loop<T>(in, out, [](T x) { return x == x ? T((x > T(0)) - (x < T(0))) : x; });
@@ -195,26 +218,27 @@ void cpu_unary(kernels::UnaryOp op, const Tensor& in, const Tensor& out, double 
 
 template <typename T, typename R, typename F>
 void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
-  for_each_strided<3>(out.sizes(), {&out, &a, &b}, [f](char** p, const std::int64_t* st, std::int64_t n) {
-    R* o = reinterpret_cast<R*>(p[0]);
-    const T* x = reinterpret_cast<const T*>(p[1]);
-    const T* y = reinterpret_cast<const T*>(p[2]);
-    if (st[0] == sizeof(R) && st[1] == sizeof(T) && st[2] == sizeof(T)) {
+  for_each_strided<3>(
+      out.sizes(), {&out, &a, &b}, [f](char** p, const std::int64_t* st, std::int64_t n) TRIDENT_FLATTEN {
+        R* o = reinterpret_cast<R*>(p[0]);
+        const T* x = reinterpret_cast<const T*>(p[1]);
+        const T* y = reinterpret_cast<const T*>(p[2]);
+        if (st[0] == sizeof(R) && st[1] == sizeof(T) && st[2] == sizeof(T)) {
 #pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-    } else if (st[0] == sizeof(R) && st[1] == sizeof(T) && st[2] == 0) {  // tensor op scalar
-      const T s = *y;
+          for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+        } else if (st[0] == sizeof(R) && st[1] == sizeof(T) && st[2] == 0) {  // tensor op scalar
+          const T s = *y;
 #pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], s);
-    } else if (st[0] == sizeof(R) && st[1] == 0 && st[2] == sizeof(T)) {  // scalar op tensor
-      const T s = *x;
+          for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], s);
+        } else if (st[0] == sizeof(R) && st[1] == 0 && st[2] == sizeof(T)) {  // scalar op tensor
+          const T s = *x;
 #pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) o[i] = f(s, y[i]);
-    } else {
-      for (std::int64_t i = 0; i < n; ++i)
-        *reinterpret_cast<R*>(p[0] + i * st[0]) = f(at_bytes<T>(p[1], i, st[1]), at_bytes<T>(p[2], i, st[2]));
-    }
-  });
+          for (std::int64_t i = 0; i < n; ++i) o[i] = f(s, y[i]);
+        } else {
+          for (std::int64_t i = 0; i < n; ++i)
+            *reinterpret_cast<R*>(p[0] + i * st[0]) = f(at_bytes<T>(p[1], i, st[1]), at_bytes<T>(p[2], i, st[2]));
+        }
+      });
 }
 
 void cpu_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {

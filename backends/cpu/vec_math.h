@@ -1,4 +1,4 @@
-// Vectorisable float32 exp, expm1, sigmoid and tanh for the CPU elementwise kernels.
+// Vectorisable float32 exp, log, sigmoid, tanh and softplus for the CPU elementwise kernels.
 //
 // std::exp and friends are opaque library calls, so a loop over them runs one element at a time (glibc's vector
 // variants are only declared under -ffast-math). These inline versions use nothing but arithmetic, comparisons,
@@ -6,8 +6,9 @@
 // loops: about 10x faster than the scalar calls. float64 keeps the exact library functions (float64 is the dtype of
 // gradchecks, where accuracy matters more than speed).
 //
-// Accuracy: exp_f32 is within 1 ulp of the correctly rounded result over their whole range (including
-// the subnormal range and the overflow to +inf); tanh_f32 and sigmoid_f32 within 3 ulp. NaN in gives NaN out.
+// Accuracy, measured over every 11th float32 bit pattern against float64 <cmath>: exp_f32 and log_f32 are within 1 ulp
+// of the exact result over their whole range (including subnormal inputs/results and the overflow to +inf);
+// sigmoid_f32, tanh_f32 and softplus_f32 within 3 ulp. NaN in gives NaN out.
 // tests/test_elementwise.cpp checks them against float64 std:: functions (backends/reference/elementwise.h).
 #pragma once
 
@@ -17,6 +18,9 @@
 
 // Forced inlining: a call per element would keep the loops that use these functions scalar.
 #define TRIDENT_VEC_INLINE inline __attribute__((always_inline))
+// Writing style that keeps loops vectorisable: no branches, only selects (c ? a : b) between values that are computed
+// unconditionally. A select around arithmetic (c ? x * y : x) is a conditional operation that could raise a
+// floating-point exception, which GCC (-ftrapping-math, the default) will not speculate, so the loop stays scalar.
 
 namespace trident::cpu {
 
@@ -109,6 +113,58 @@ TRIDENT_VEC_INLINE float tanh_f32(float x) {
   const float e = expm1_f32_small_range(2.0f * a);
   const float t = std::copysign(e / (e + 2.0f), x);
   return x == x ? t : x;
+}
+
+// Note [Vectorised log]
+// x = 2^k * (1 + f) with 1 + f in [sqrt(1/2), sqrt(2)), read from the exponent and mantissa bits (subnormal x are first
+// scaled by 2^23); f is exact. With s = f / (2 + f), |s| <= 0.1716, z = s^2:
+//   log(1 + f) = log((1 + s) / (1 - s)) = 2 atanh(s) = 2s + s R(z),   R(z) = 2z/3 + 2z^2/5 + ... + 2z^6/13
+// (the next term is < 1e-12 relative, far below half an ulp). Since 2s = f - s f, this is log(1 + f) = f - s (f - R):
+// f is exact and the rounding of the division only touches the small correction s (f - R), which keeps the result
+// within an ulp (fdlibm's log is built the same way). Then log(x) = k ln 2 + log(1 + f), with k * kLn2Hi exact
+// (Cody-Waite again). 0 -> -inf, negative -> NaN, +inf -> +inf.
+namespace vec_math_detail {
+// log(1 + f) for f in [-0.2929, 1] (so s = f / (2 + f) is within [-0.1716, 1/3]); the series is long enough for
+// |s| <= 1/3 (next term < 2e-9 relative there, < 1e-12 for |s| <= 0.1716).
+TRIDENT_VEC_INLINE float log1p_reduced(float f) {
+  const float s = f / (2.0f + f);
+  const float z = s * s;
+  float r = 2.0f / 17.0f;
+  r = std::fma(r, z, 2.0f / 15.0f);
+  r = std::fma(r, z, 2.0f / 13.0f);
+  r = std::fma(r, z, 2.0f / 11.0f);
+  r = std::fma(r, z, 2.0f / 9.0f);
+  r = std::fma(r, z, 2.0f / 7.0f);
+  r = std::fma(r, z, 2.0f / 5.0f);
+  r = std::fma(r, z, 2.0f / 3.0f);
+  r *= z;
+  return std::fma(-s, f - r, f);
+}
+}  // namespace vec_math_detail
+
+TRIDENT_VEC_INLINE float log_f32(float x) {
+  using namespace vec_math_detail;
+  const bool subnormal = x < 1.17549435e-38f;  // also 0 and negatives, which are replaced below
+  const float scaled = x * 8388608.0f;         // 2^23; computed unconditionally (see below)
+  const float xs = subnormal ? scaled : x;
+  const std::int32_t bits = std::bit_cast<std::int32_t>(xs);
+  const float m1 = std::bit_cast<float>((bits & 0x007FFFFF) | 0x3F800000);  // mantissa in [1, 2)
+  const bool halve = m1 > 1.41421356f;
+  const float half_m1 = 0.5f * m1;
+  const float m = halve ? half_m1 : m1;
+  // k, adjusted for the halving and the 2^23 scaling (float selects: GCC 12 does not if-convert this as int selects)
+  const float kf = static_cast<float>(((bits >> 23) & 0xFF) - 127) + (halve ? 1.0f : 0.0f) - (subnormal ? 23.0f : 0.0f);
+  const float y = std::fma(kf, kLn2Hi, std::fma(kf, kLn2Lo, log1p_reduced(m - 1.0f)));
+  const float inf = std::bit_cast<float>(0x7F800000);
+  const float special = x == 0.0f ? -inf : std::bit_cast<float>(0x7FC00000);  // log(0) = -inf; log(x < 0 or NaN) = NaN
+  return x > 0.0f ? (x < inf ? y : x) : special;  // selects, not branches: the loop must stay vectorised
+}
+
+// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): e^-|x| is in (0, 1], so nothing overflows, and log1p of it is the series
+// of Note [Vectorised log] directly (no cancellation for tiny arguments: log1p(u) ~ u).
+TRIDENT_VEC_INLINE float softplus_f32(float x) {
+  const float log1p_u = vec_math_detail::log1p_reduced(exp_f32(-std::fabs(x)));
+  return (x > 0.0f ? x : 0.0f) + log1p_u;  // NaN: -|x| is NaN, so log1p_u is NaN
 }
 
 }  // namespace trident::cpu
