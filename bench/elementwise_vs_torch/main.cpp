@@ -9,7 +9,7 @@
 // two programs a few times and compare minima.
 //   add, mul:         16M contiguous float32 + 16M float32 -> a new 16M tensor (allocation included, as in torch.add)
 //   add_out, mul_out: the kernel alone, into a preallocated output (torch.add(a, b, out=c))
-//   relu ... tanh:    1M contiguous float32 -> a new 1M tensor
+//   relu ... softplus: 1M contiguous float32 -> a new 1M tensor (log of values in [0.01, 4), the others of [-4, 4))
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -57,26 +57,27 @@ int main(int argc, char** argv) {
   const int reps_override = argc > 2 ? std::atoi(argv[2]) : 0;  // for perf stat: CPU time of k more repetitions
   const std::int64_t n = 16 * 1024 * 1024;
   const Tensor a = filled(n, 0.f, 1.f), b = filled(n, 1.f, 2.f), c = empty({n});
-  const Tensor x = filled(1 << 20, -4.f, 4.f);
-  auto run = [&](const char* name, const std::function<void()>& f, int reps) {
-    if (which == "all" || which == name)
-      std::printf("%-10s %10.1f us\n", name, min_time_us(f, reps_override > 0 ? reps_override : reps));
+  const Tensor x = filled(1 << 20, -4.f, 4.f), xp = filled(1 << 20, 0.01f, 4.f);
+  struct Case {
+    const char* name;
+    std::function<void()> f;
+    int reps;
   };
-  run(
-      "add", [&] { Tensor y = add(a, b); }, 30);
-  run(
-      "mul", [&] { Tensor y = mul(a, b); }, 30);
-  run(
-      "add_out", [&] { kernels::binary(kCPU, kernels::BinaryOp::Add, a, b, c); }, 30);
-  run(
-      "mul_out", [&] { kernels::binary(kCPU, kernels::BinaryOp::Mul, a, b, c); }, 30);
-  run(
-      "relu", [&] { Tensor y = relu(x); }, 200);
-  run(
-      "sigmoid", [&] { Tensor y = sigmoid(x); }, 200);
-  run(
-      "exp", [&] { Tensor y = exp(x); }, 200);
-  run(
-      "tanh", [&] { Tensor y = tanh(x); }, 200);
+  const Case cases[] = {
+      {"add", [&] { Tensor y = add(a, b); }, 30},
+      {"mul", [&] { Tensor y = mul(a, b); }, 30},
+      {"add_out", [&] { kernels::binary(kCPU, kernels::BinaryOp::Add, a, b, c); }, 30},
+      {"mul_out", [&] { kernels::binary(kCPU, kernels::BinaryOp::Mul, a, b, c); }, 30},
+      {"relu", [&] { Tensor y = relu(x); }, 200},
+      {"sigmoid", [&] { Tensor y = sigmoid(x); }, 200},
+      {"exp", [&] { Tensor y = exp(x); }, 200},
+      {"tanh", [&] { Tensor y = tanh(x); }, 200},
+      {"log", [&] { Tensor y = log(xp); }, 200},
+      {"softplus", [&] { Tensor y = softplus(x); }, 200},
+  };
+  for (const auto& k : cases) {
+    if (which == "all" || which == k.name)
+      std::printf("%-10s %10.1f us\n", k.name, min_time_us(k.f, reps_override > 0 ? reps_override : k.reps));
+  }
   return 0;
 }
