@@ -59,7 +59,13 @@ extern DispatchStub<reduce_fn> reduce;
 // (softmax, log_softmax and their backward kernels are declared here by the op family that adds them)
 
 // ==== linear algebra (ops/matmul.cpp) =================================================================================
-// (matmul is declared here by the op family that adds it)
+// matmul: a: [B, M, K], b: [B, K, N] -> out: [B, M, N]; out[i] = a[i] @ b[i] for every batch index i.
+// Requires a.dtype == b.dtype == out.dtype, floating (float32 or float64); all three are 3-d with these sizes.
+// a and b may have any strides: transposed or sliced matrices (read in place wherever the backend can, never copied
+// just for being non-contiguous) and batch stride 0 (one matrix broadcast over the batch). out is contiguous.
+// Ensures: out is written (=), never accumulated; K == 0 writes zeros; B, M or N == 0 writes nothing.
+using matmul_fn = void (*)(const Tensor& a, const Tensor& b, const Tensor& out);
+extern DispatchStub<matmul_fn> matmul;
 
 // ==== indexing (ops/index.cpp) ========================================================================================
 // (index_select, gather, scatter_add are declared here by the op family that adds them)
