@@ -1,7 +1,9 @@
 // matmul: PyTorch's shape rules, both CPU paths (oneDNN float32, blocked float64) against the naive reference,
 // strided operands, gradients, errors, empty dims and the primitive cache.
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "gradcheck.h"
 #include "trident/backends/cpu/matmul.h"
@@ -367,4 +369,44 @@ TEST(Matmul, ThreadCountGovernsBothPaths) {
   EXPECT_TRUE(within_dot_product_bound(c32_one, a32, b32, kU32, 1));
   EXPECT_TRUE(within_dot_product_bound(c32_two, a32, b32, kU32, 1));
   EXPECT_EQ(c64_one.to_vector<double>(), c64_two.to_vector<double>());
+}
+
+// The primitive cache, the per-thread memory handles and the user-managed scratchpads under concurrent use: several
+// threads run products of several shapes at once (creating and finding primitives) and check every result.
+TEST(Matmul, ConcurrentCallsFromSeveralThreads) {
+  cpu::clear_matmul_cache();
+  struct Problem {
+    Tensor a, b;
+    std::vector<double> exact, bound;  // the float64 product and the Note [Tolerance of a float32 matmul] bound
+  };
+  std::vector<Problem> problems;
+  std::size_t scratchpad_bytes = 0;
+  for (std::int64_t n : {16, 48, 96, 200}) {
+    Problem p{random_tensor({n, 300}, 1 + static_cast<std::uint32_t>(n), 0, 0, kFloat32),
+              random_tensor({300, n + 5}, 2 + static_cast<std::uint32_t>(n), 0, 0, kFloat32),
+              {},
+              {}};
+    p.exact = expected_matmul(p.a.to(kFloat64), p.b.to(kFloat64)).to_vector<double>();
+    const double gamma = 300 * kU32 / (1 - 300 * kU32);
+    p.bound = expected_matmul(abs_f64(p.a), abs_f64(p.b)).to_vector<double>();
+    for (double& x : p.bound) x *= gamma;
+    scratchpad_bytes +=
+        cpu::matmul_plan_info(p.a.unsqueeze(0), p.b.unsqueeze(0), empty({1, n, n + 5})).scratchpad_bytes;
+    problems.push_back(std::move(p));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const Problem& p = problems[static_cast<std::size_t>(i + t) % problems.size()];
+        const auto c = matmul(p.a, p.b).to_vector<double>();
+        for (std::size_t k = 0; k < c.size(); ++k)
+          if (!(std::abs(c[k] - p.exact[k]) <= p.bound[k])) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(scratchpad_bytes, 0u);  // the scratchpad path is exercised
 }

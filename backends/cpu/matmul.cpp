@@ -68,8 +68,7 @@ Tensor materialize(const Tensor& t, const Operand& o) {
   return make_view(t, {o.batch, o.rows, o.cols}, t.strides(), t.storage_offset()).contiguous();
 }
 
-// ==== float32: oneDNN
-// =================================================================================================
+// ==== float32: oneDNN ==============================================================================================
 
 // Note [The matmul primitive cache]
 // Creating a oneDNN primitive (descriptor, implementation search, JIT code generation) costs from tens of
@@ -100,6 +99,7 @@ struct PlanKeyHash {
 struct Plan {
   dnnl::matmul primitive;
   dnnl::memory::desc a_md, b_md, out_md;
+  dnnl::memory::desc scratchpad_md;     // the primitive's temporary buffer (user-managed, see bind_memories)
   bool copy_a = false, copy_b = false;  // operand copied to a contiguous buffer first
   std::string implementation;
 };
@@ -155,7 +155,11 @@ std::shared_ptr<const Plan> create_plan(const Operand& a, const Operand& b, std:
     plan->a_md = f32_desc(copy_a ? contiguous_operand(a) : a);
     plan->b_md = f32_desc(copy_b ? contiguous_operand(b) : b);
     plan->out_md = out_md;
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(plan->a_md, plan->b_md, plan->out_md), dnnl_engine());
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(plan->a_md, plan->b_md, plan->out_md), attr,
+                                          dnnl_engine());
+    plan->scratchpad_md = pd.scratchpad_desc();
     plan->implementation = pd.impl_info_str();
     plan->primitive = dnnl::matmul(pd);
     return plan;
@@ -193,31 +197,57 @@ std::shared_ptr<const Plan> find_or_create_plan(const Operand& a, const Operand&
   std::abort();  // unreachable: TRIDENT_ASSERT(false) throws
 }
 
-// dnnl::memory handles bound to a plan's descriptors, kept per calling thread for the last few plans it ran:
-// creating three memory objects costs about a microsecond, more than executing a small product, while pointing
-// existing ones at new data (set_data_handle) costs tens of nanoseconds. Holding the plan keeps its descriptors
-// alive even after the cache has dropped it.
+// Note [oneDNN memory handles and scratchpad per thread]
+// A primitive runs on dnnl::memory handles (descriptor + pointer) for its arguments. Creating three of them costs
+// about a microsecond, more than executing a small product, while pointing existing ones at new data
+// (set_data_handle) costs tens of nanoseconds; so each calling thread keeps the handles of the last few plans it
+// ran (holding the plan keeps their descriptors alive after the cache has dropped it).
+// Some implementations need a temporary buffer (scratchpad). oneDNN's default ("library") scratchpad is shared by
+// all primitives created on one thread and makes a primitive unsafe to run on another thread than the one that
+// created it -- which a process-wide cache cannot promise. trident therefore asks for user-managed scratchpads and
+// passes each call a buffer of the calling thread, grown to the largest size asked for; executions on different
+// threads never share one.
 struct BoundMemories {
   std::shared_ptr<const Plan> plan;
-  dnnl::memory a, b, out;
+  dnnl::memory a, b, out, scratchpad;
 };
+
+void* thread_scratchpad(std::size_t bytes) {
+  struct Buffer {
+    void* data = nullptr;
+    std::size_t size = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffer;
+  if (bytes > buffer.size) {
+    std::free(buffer.data);
+    buffer.size = 0;
+    buffer.data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    TRIDENT_CHECK(buffer.data != nullptr, "matmul: out of memory allocating a {}-byte scratchpad", bytes);
+    buffer.size = bytes;
+  }
+  return buffer.data;
+}
 
 BoundMemories& bind_memories(const std::shared_ptr<const Plan>& plan, void* a, void* b, void* out) {
   constexpr std::size_t kSlots = 8;
   thread_local std::array<BoundMemories, kSlots> slots;
   thread_local std::size_t next_slot = 0;
+  const std::size_t scratch_bytes = plan->scratchpad_md.get_size();
+  void* scratch = scratch_bytes > 0 ? thread_scratchpad(scratch_bytes) : nullptr;
   for (BoundMemories& m : slots) {
     if (m.plan == plan) {
       m.a.set_data_handle(a);
       m.b.set_data_handle(b);
       m.out.set_data_handle(out);
+      if (scratch != nullptr) m.scratchpad.set_data_handle(scratch);
       return m;
     }
   }
   BoundMemories& m = slots[next_slot++ % kSlots];
   dnnl::engine& engine = dnnl_engine();
   m = {plan, dnnl::memory(plan->a_md, engine, a), dnnl::memory(plan->b_md, engine, b),
-       dnnl::memory(plan->out_md, engine, out)};
+       dnnl::memory(plan->out_md, engine, out), dnnl::memory(plan->scratchpad_md, engine, scratch)};
   return m;
 }
 
@@ -231,9 +261,11 @@ void matmul_f32(const Tensor& a, const Tensor& b, const Tensor& out) {
     const Tensor b_data = plan->copy_b ? materialize(b, ob) : b;
     const BoundMemories& m = bind_memories(plan, a_data.raw_data(), b_data.raw_data(), out.raw_data());
     // The C API takes the arguments as an array; the C++ execute() would build a std::unordered_map per call.
-    const dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_SRC, m.a.get()}, {DNNL_ARG_WEIGHTS, m.b.get()}, {DNNL_ARG_DST, m.out.get()}};
-    dnnl::error::wrap_c_api(dnnl_primitive_execute(plan->primitive.get(), dnnl_stream().get(), 3, args),
+    const dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, m.a.get()},
+                                     {DNNL_ARG_WEIGHTS, m.b.get()},
+                                     {DNNL_ARG_DST, m.out.get()},
+                                     {DNNL_ARG_SCRATCHPAD, m.scratchpad.get()}};
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(plan->primitive.get(), dnnl_stream().get(), 4, args),
                             "could not execute the matmul primitive");
     dnnl_stream().wait();
   } catch (const dnnl::error& e) {
@@ -241,8 +273,7 @@ void matmul_f32(const Tensor& a, const Tensor& b, const Tensor& out) {
   }
 }
 
-// ==== float64: packed, blocked loop
-// ===================================================================================
+// ==== float64: packed, blocked loop ================================================================================
 
 // Note [Blocked float64 matmul]
 // The classic structure of an optimised GEMM (Goto & van de Geijn, "Anatomy of high-performance matrix
@@ -427,8 +458,7 @@ void matmul_f64(const Tensor& a, const Tensor& b, const Tensor& out) {
   }
 }
 
-// ==== entry point
-// =====================================================================================================
+// ==== entry point ==================================================================================================
 
 void cpu_matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   TRIDENT_ASSERT(a.dim() == 3 && b.dim() == 3 && out.dim() == 3 && out.is_contiguous(),
@@ -470,7 +500,7 @@ MatmulPlanInfo matmul_plan_info(const Tensor& a, const Tensor& b, const Tensor& 
   TRIDENT_CHECK(a.dtype() == kFloat32, "matmul_plan_info: float32 only, got {}", a.dtype());
   try {
     const auto plan = find_or_create_plan(canonical(a), canonical(b), out.size(0));
-    return {plan->implementation, plan->copy_a, plan->copy_b};
+    return {plan->implementation, plan->copy_a, plan->copy_b, plan->scratchpad_md.get_size()};
   } catch (const dnnl::error& e) {
     rethrow_dnnl(e);
   }

@@ -25,6 +25,7 @@ struct MatmulPlanInfo {
   std::string implementation;
   bool copies_a = false;
   bool copies_b = false;
+  std::size_t scratchpad_bytes = 0;  // the temporary buffer the primitive asks for
 };
 MatmulPlanInfo matmul_plan_info(const Tensor& a, const Tensor& b, const Tensor& out);
 
