@@ -80,8 +80,10 @@ Tensor materialize(const Tensor& t, const Operand& o) {
 // same geometry both build one; the first insert wins). Entries are immutable once inserted. A program that
 // cycles through more than kMaxEntries geometries (variable batch sizes, say) empties the cache when it is full,
 // which bounds memory; oneDNN's own primitive cache still makes a re-creation cheaper than the first one.
-// The hit path (key, lookup, three dnnl::memory handles, execute) costs about a microsecond: bench_core's
-// BM_MatmulF32Tiny compares it with oneDNN called directly.
+// Measured hit path (bench_core, BM_Matmul/F32Tiny/8 against BM_OneDnnMatmul/F32Tiny/8, one thread): a whole
+// trident matmul of 8 x 8 matrices -- argument checks, output allocation, key, lookup, re-pointing the memory
+// handles (Note [oneDNN memory handles and scratchpad per thread]), execute -- takes about 1.0 us of CPU time, where
+// the same primitive executed directly takes about 0.4 us, so trident adds about 0.7 us per call.
 constexpr std::size_t kMaxEntries = 1024;
 
 using PlanKey = std::array<std::int64_t, 15>;
