@@ -210,6 +210,22 @@ TEST(Matmul, KernelMatchesReference) {
   }
 }
 
+// The float64 loop at its largest tiles (192 x 512, not shrunk: one thread, nine tiles), with edges in every dim.
+TEST(Matmul, Float64LargeTilesMatchReference) {
+  const int saved = get_num_threads();
+  set_num_threads(1);
+  Tensor a = random_tensor({1, 400, 130}, 61), b = random_tensor({1, 1100, 130}, 62).transpose(1, 2);
+  Tensor out = empty({1, 400, 1100}, {.dtype = kFloat64}), ref = empty({1, 400, 1100}, {.dtype = kFloat64});
+  kernels::matmul(kCPU, a, b, out);
+  set_num_threads(saved);
+  reference::matmul(a, b, ref);
+  const Tensor mag = empty({1, 400, 1100}, {.dtype = kFloat64});
+  reference::matmul(abs_f64(a), abs_f64(b), mag);
+  const double gamma = 130 * kU64 / (1 - 130 * kU64);
+  const auto x = out.to_vector<double>(), y = ref.to_vector<double>(), m = mag.to_vector<double>();
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_LE(std::abs(x[i] - y[i]), 2 * gamma * m[i] + 1e-300) << i;
+}
+
 // Note [Tolerance of a float32 matmul] made concrete for growing K, oneDNN against the float64 reference.
 TEST(Matmul, Float32WithinDotProductBound) {
   for (std::int64_t K : {1, 8, 64, 513, 2048}) {
