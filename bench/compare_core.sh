@@ -99,6 +99,9 @@ for i, r in enumerate(table):
     print(" | ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(r)))
     if i == 0:
         print("-+-".join("-" * w for w in widths))
+info = torch_ms.get("_torch", {})
+print(f"(torch {info.get('version', '?')}, {info.get('threads', '?')} threads, BLAS: {info.get('blas', '?')};"
+      f" trident and torch both on OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})")
 if "BM_Softmax/F32/4096x1000" not in trident:
     print("(softmax: trident side not built; configure with -DTRIDENT_BENCH_SOFTMAX=ON once the softmax family is in)")
 

@@ -3,7 +3,8 @@
 and thread count, timed the same way (wall clock, warm-up first, median of repeats).
 
 Prints one JSON object to stdout: {benchmark name: milliseconds per call}, keyed by the names bench_core gives
-its benchmarks (without the "/real_time" suffix) so that the comparison script can join the two.
+its benchmarks (without the "/real_time" suffix) so that the comparison script can join the two, plus "_torch":
+the torch version and the BLAS it was built with (matmul speed depends on it: Debian's torch uses a generic BLAS).
 
 Run with /usr/bin/python3 (the interpreter that has torch 1.13).
 """
@@ -65,6 +66,10 @@ def main():
 
         logits = torch.randn(4096, 1000)
         results["BM_Softmax/F32/4096x1000"] = median_ms(lambda: torch.softmax(logits, dim=-1))
+    config = torch.__config__.show()
+    blas = next((part.split("=", 1)[1] for part in config.replace(",", " ").split() if part.startswith("BLAS_INFO=")),
+                "unknown")
+    results["_torch"] = {"version": torch.__version__, "blas": blas, "threads": torch.get_num_threads()}
     json.dump(results, sys.stdout, indent=1)
     print()
 
