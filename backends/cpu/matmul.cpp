@@ -174,21 +174,11 @@ std::shared_ptr<const Plan> create_plan(const Operand& a, const Operand& b, std:
 }
 
 std::shared_ptr<const Plan> find_or_create_plan(const Operand& a, const Operand& b, std::int64_t batch) {
-  const PlanKey key{static_cast<std::int64_t>(kFloat32),
-                    omp_get_max_threads(),
-                    batch,
-                    a.batch,
-                    a.rows,
-                    a.cols,
-                    a.sb,
-                    a.sr,
-                    a.sc,
-                    b.batch,
-                    b.rows,
-                    b.cols,
-                    b.sb,
-                    b.sr,
-                    b.sc};
+  // clang-format off
+  const PlanKey key{static_cast<std::int64_t>(kFloat32), omp_get_max_threads(), batch,  // dtype, threads, batch
+                    a.batch, a.rows, a.cols, a.sb, a.sr, a.sc,                          // a
+                    b.batch, b.rows, b.cols, b.sb, b.sr, b.sc};                         // b
+  // clang-format on
   PlanCache& cache = plan_cache();
   if (auto plan = cache.find(key)) return plan;
   return cache.insert(key, create_plan(a, b, batch));
