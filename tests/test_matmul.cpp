@@ -61,28 +61,33 @@ Tensor abs_f64(const Tensor& t) {
 // Each output element is a K-term dot product. In floating point with unit roundoff u, whatever the order of the
 // additions and whether multiply-adds are fused (oneDNN blocks and reorders the sum), every product passes through
 // at most K roundings, so the computed value differs from the exact one by at most
-//     gamma_K * sum_k |a_ik| |b_kj|,   gamma_K = K u / (1 - K u)
+//     gamma_K(u) * sum_k |a_ik| |b_kj|,   gamma_K(u) = K u / (1 - K u)
 // (Higham, "Accuracy and Stability of Numerical Algorithms", section 3.1). This is a rigorous bound, not a
 // statistical one, so a test that checks it never fails by chance; it grows with K as the error can. The reference
-// runs in float64 on the same float32 inputs, so its own error (K * 2^-53 relative) is negligible next to float32's
-// u = 2^-24; for float64 against float64 both sides have error up to gamma_K with u = 2^-53, hence 2 gamma_K there.
-::testing::AssertionResult within_dot_product_bound(const Tensor& actual, const Tensor& a, const Tensor& b,
-                                                    double unit_roundoff, double sides) {
+// runs in float64 on the same inputs and has its own error of at most gamma_K(2^-53) * sum |a||b|, so a result of
+// unit roundoff u (2^-24 for float32, 2^-53 for float64) is checked against the reference within
+//     (gamma_K(u) + gamma_K(2^-53)) * sum_k |a_ik| |b_kj|.
+constexpr double kU64 = 0x1p-53;
+
+double tolerance_factor(std::int64_t K, DType dtype) {
+  auto gamma = [K](double u) { return static_cast<double>(K) * u / (1.0 - static_cast<double>(K) * u); };
+  return gamma(dtype == kFloat32 ? 0x1p-24 : kU64) + gamma(kU64);
+}
+
+// actual (a matmul of a and b in actual's dtype) against the reference, within the bound of the Note.
+::testing::AssertionResult within_dot_product_bound(const Tensor& actual, const Tensor& a, const Tensor& b) {
   const std::int64_t K = a.dim() == 1 ? a.size(0) : a.size(-1);
-  const double gamma = static_cast<double>(K) * unit_roundoff / (1.0 - static_cast<double>(K) * unit_roundoff);
+  const double factor = tolerance_factor(K, actual.dtype());
   const Tensor exact = expected_matmul(a.to(kFloat64), b.to(kFloat64));
   const Tensor magnitude = expected_matmul(abs_f64(a), abs_f64(b));
   const auto x = actual.to_vector<double>(), y = exact.to_vector<double>(), m = magnitude.to_vector<double>();
   if (actual.sizes() != exact.sizes()) return ::testing::AssertionFailure() << "shape mismatch";
   for (std::size_t i = 0; i < x.size(); ++i)
-    if (!(std::abs(x[i] - y[i]) <= sides * gamma * m[i] + std::numeric_limits<double>::min()))
+    if (!(std::abs(x[i] - y[i]) <= factor * m[i] + std::numeric_limits<double>::min()))
       return ::testing::AssertionFailure()
-             << "element " << i << ": " << x[i] << " vs " << y[i] << ", bound " << sides * gamma * m[i];
+             << "element " << i << ": " << x[i] << " vs " << y[i] << ", bound " << factor * m[i];
   return ::testing::AssertionSuccess();
 }
-
-constexpr double kU32 = 0x1p-24;
-constexpr double kU64 = 0x1p-53;
 
 }  // namespace
 
@@ -140,7 +145,7 @@ TEST(Matmul, ShapeCasesAgainstReference) {
       Tensor a = random_tensor(c.a, seed++, 0, 0, dt), b = random_tensor(c.b, seed++, 0, 0, dt);
       Tensor out = matmul(a, b);
       EXPECT_EQ(out.sizes(), c.out) << shape_str(c.a) << " @ " << shape_str(c.b);
-      EXPECT_TRUE(within_dot_product_bound(out, a, b, dt == kFloat32 ? kU32 : kU64, dt == kFloat32 ? 1 : 2))
+      EXPECT_TRUE(within_dot_product_bound(out, a, b))
           << shape_str(c.a) << " @ " << shape_str(c.b) << " " << dtype_name(dt);
     }
   }
@@ -149,7 +154,6 @@ TEST(Matmul, ShapeCasesAgainstReference) {
 // Transposed, sliced and broadcast views, through the op (which passes their strides to the kernel).
 TEST(Matmul, NonContiguousInputs) {
   for (DType dt : {kFloat32, kFloat64}) {
-    const double u = dt == kFloat32 ? kU32 : kU64, sides = dt == kFloat32 ? 1 : 2;
     Tensor x = random_tensor({40, 30}, 11, 0, 0, dt), y = random_tensor({20, 40}, 12, 0, 0, dt);
     Tensor at = x.t();                                                       // [30, 40], column-major
     Tensor bt = y.t();                                                       // [40, 20], column-major
@@ -157,21 +161,21 @@ TEST(Matmul, NonContiguousInputs) {
     Tensor step = random_tensor({30, 80}, 14, 0, 0, dt).slice(1, 0, 80, 2);  // [30, 40], element stride 2
     Tensor b = random_tensor({40, 20}, 15, 0, 0, dt);
     for (const Tensor& a : {at, rows, step}) {
-      EXPECT_TRUE(within_dot_product_bound(matmul(a, b), a, b, u, sides));
-      EXPECT_TRUE(within_dot_product_bound(matmul(a, bt), a, bt, u, sides));
+      EXPECT_TRUE(within_dot_product_bound(matmul(a, b), a, b));
+      EXPECT_TRUE(within_dot_product_bound(matmul(a, bt), a, bt));
     }
     // Batched views: batch dim moved inside, and a batch broadcast by expand (stride 0).
     Tensor p = random_tensor({5, 4, 6}, 16, 0, 0, dt).transpose(0, 1);  // [4, 5, 6], batch stride 6
     Tensor q = random_tensor({4, 7, 6}, 17, 0, 0, dt).transpose(1, 2);  // [4, 6, 7], transposed matrices
-    EXPECT_TRUE(within_dot_product_bound(matmul(p, q), p, q, u, sides));
+    EXPECT_TRUE(within_dot_product_bound(matmul(p, q), p, q));
     Tensor e = random_tensor({6, 7}, 18, 0, 0, dt).expand({4, 6, 7});
-    EXPECT_TRUE(within_dot_product_bound(matmul(p, e), p, e, u, sides));
-    EXPECT_TRUE(within_dot_product_bound(matmul(e.transpose(1, 2), p.transpose(1, 2)), e.transpose(1, 2),
-                                         p.transpose(1, 2), u, sides));
+    EXPECT_TRUE(within_dot_product_bound(matmul(p, e), p, e));
+    EXPECT_TRUE(
+        within_dot_product_bound(matmul(e.transpose(1, 2), p.transpose(1, 2)), e.transpose(1, 2), p.transpose(1, 2)));
     // A strided vector.
     Tensor v = random_tensor({80}, 19, 0, 0, dt).slice(0, 0, 80, 2);
-    EXPECT_TRUE(within_dot_product_bound(matmul(rows, v), rows, v, u, sides));
-    EXPECT_TRUE(within_dot_product_bound(matmul(v, b), v, b, u, sides));
+    EXPECT_TRUE(within_dot_product_bound(matmul(rows, v), rows, v));
+    EXPECT_TRUE(within_dot_product_bound(matmul(v, b), v, b));
   }
 }
 
@@ -196,13 +200,12 @@ TEST(Matmul, KernelMatchesReference) {
         Tensor ref = empty({c.B, c.M, c.N}, {.dtype = kFloat64});
         kernels::matmul(kCPU, a, b, out);
         reference::matmul(a.to(kFloat64), b.to(kFloat64), ref);
-        const double u = dt == kFloat32 ? kU32 : kU64;
         const Tensor mag = empty({c.B, c.M, c.N}, {.dtype = kFloat64});
         reference::matmul(abs_f64(a), abs_f64(b), mag);
-        const double gamma = static_cast<double>(c.K) * u / (1 - static_cast<double>(c.K) * u);
+        const double factor = tolerance_factor(c.K, dt);
         const auto x = out.to_vector<double>(), y = ref.to_vector<double>(), m = mag.to_vector<double>();
         for (std::size_t i = 0; i < x.size(); ++i)
-          ASSERT_LE(std::abs(x[i] - y[i]), 2 * gamma * m[i] + 1e-300)
+          ASSERT_LE(std::abs(x[i] - y[i]), factor * m[i] + 1e-300)
               << "B M K N " << c.B << " " << c.M << " " << c.K << " " << c.N << " layout " << layout << " "
               << dtype_name(dt) << " element " << i;
       }
@@ -221,9 +224,9 @@ TEST(Matmul, Float64LargeTilesMatchReference) {
   reference::matmul(a, b, ref);
   const Tensor mag = empty({1, 400, 1100}, {.dtype = kFloat64});
   reference::matmul(abs_f64(a), abs_f64(b), mag);
-  const double gamma = 130 * kU64 / (1 - 130 * kU64);
+  const double factor = tolerance_factor(130, kFloat64);
   const auto x = out.to_vector<double>(), y = ref.to_vector<double>(), m = mag.to_vector<double>();
-  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_LE(std::abs(x[i] - y[i]), 2 * gamma * m[i] + 1e-300) << i;
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_LE(std::abs(x[i] - y[i]), factor * m[i] + 1e-300) << i;
 }
 
 // Note [Tolerance of a float32 matmul] made concrete for growing K, oneDNN against the float64 reference.
@@ -231,7 +234,7 @@ TEST(Matmul, Float32WithinDotProductBound) {
   for (std::int64_t K : {1, 8, 64, 513, 2048}) {
     Tensor a = random_tensor({33, K}, 200 + static_cast<std::uint32_t>(K), 0, 0, kFloat32);
     Tensor b = random_tensor({K, 47}, 300 + static_cast<std::uint32_t>(K), 0, 0, kFloat32);
-    EXPECT_TRUE(within_dot_product_bound(matmul(a, b), a, b, kU32, 1)) << "K = " << K;
+    EXPECT_TRUE(within_dot_product_bound(matmul(a, b), a, b)) << "K = " << K;
   }
 }
 
@@ -382,8 +385,8 @@ TEST(Matmul, ThreadCountGovernsBothPaths) {
   const auto after = cpu::matmul_cache_stats();
   set_num_threads(saved);
   EXPECT_EQ(after.misses, before.misses + 1);
-  EXPECT_TRUE(within_dot_product_bound(c32_one, a32, b32, kU32, 1));
-  EXPECT_TRUE(within_dot_product_bound(c32_two, a32, b32, kU32, 1));
+  EXPECT_TRUE(within_dot_product_bound(c32_one, a32, b32));
+  EXPECT_TRUE(within_dot_product_bound(c32_two, a32, b32));
   EXPECT_EQ(c64_one.to_vector<double>(), c64_two.to_vector<double>());
 }
 
@@ -403,9 +406,9 @@ TEST(Matmul, ConcurrentCallsFromSeveralThreads) {
               {},
               {}};
     p.exact = expected_matmul(p.a.to(kFloat64), p.b.to(kFloat64)).to_vector<double>();
-    const double gamma = 300 * kU32 / (1 - 300 * kU32);
+    const double factor = tolerance_factor(300, kFloat32);
     p.bound = expected_matmul(abs_f64(p.a), abs_f64(p.b)).to_vector<double>();
-    for (double& x : p.bound) x *= gamma;
+    for (double& x : p.bound) x *= factor;
     scratchpad_bytes +=
         cpu::matmul_plan_info(p.a.unsqueeze(0), p.b.unsqueeze(0), empty({1, n, n + 5})).scratchpad_bytes;
     problems.push_back(std::move(p));
