@@ -87,7 +87,13 @@ using softmax_backward_fn = void (*)(const Tensor& grad_out, const Tensor& out, 
 extern DispatchStub<softmax_backward_fn> softmax_backward;
 
 // ==== linear algebra (ops/matmul.cpp) =================================================================================
-// (matmul is declared here by the op family that adds it)
+// matmul: a: [B, M, K], b: [B, K, N] -> out: [B, M, N]; out[i] = a[i] @ b[i] for every batch index i.
+// Requires a.dtype == b.dtype == out.dtype, floating (float32 or float64); all three are 3-d with these sizes.
+// a and b may have any strides: transposed or sliced matrices (read in place wherever the backend can, never copied
+// just for being non-contiguous) and batch stride 0 (one matrix broadcast over the batch). out is contiguous.
+// Ensures: out is written (=), never accumulated; K == 0 writes zeros; B, M or N == 0 writes nothing.
+using matmul_fn = void (*)(const Tensor& a, const Tensor& b, const Tensor& out);
+extern DispatchStub<matmul_fn> matmul;
 
 // ==== indexing (ops/index.cpp) ========================================================================================
 // Index tensors are int64 (any strides, stride-0 views included) and every index value is already in range: the op
