@@ -3,6 +3,7 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <typeinfo>
 #include <unordered_set>
@@ -241,15 +242,23 @@ std::string indent_tail(const std::string& s, int spaces) {
 }  // namespace
 
 std::string Module::to_string() const {
-  const std::string extra = extra_repr();
+  // PyTorch's layout: the extra_repr lines, then one "(name): child" line per submodule (the child's own lines
+  // indented by two more spaces), each on its own line indented by two; all on one line when there is a single
+  // extra_repr line and no submodule.
   std::vector<std::string> lines;
-  if (!extra.empty()) lines.push_back(extra);
+  const std::string extra = extra_repr();
+  for (std::size_t start = 0; !extra.empty() && start <= extra.size();) {
+    const std::size_t end = std::min(extra.find('\n', start), extra.size());
+    lines.push_back(extra.substr(start, end - start));
+    start = end + 1;
+  }
+  const bool one_line = lines.size() <= 1 && children_.empty();
   for (const auto& [n, m] : children_) lines.push_back(fmt::format("({}): {}", n, indent_tail(m->to_string(), 2)));
   std::string s = name() + "(";
-  if (lines.size() == 1 && children_.empty() && extra.find('\n') == std::string::npos) {
-    s += extra;  // a leaf module: everything on one line
-  } else if (!lines.empty()) {
-    for (const auto& line : lines) s += "\n  " + indent_tail(line, 2);
+  if (one_line) {
+    if (!lines.empty()) s += lines[0];
+  } else {
+    for (const auto& line : lines) s += "\n  " + line;
     s += "\n";
   }
   return s + ")";
