@@ -31,18 +31,25 @@ extern DispatchStub<fill_fn> fill;
 // ==== elementwise =====================================================================================================
 enum class UnaryOp : std::uint8_t {
   Neg, Exp, Log, Sqrt, Abs, Relu, Sigmoid, Tanh, Softplus, Sign,
-  PowScalar,  // x^arg0
+  PowScalar,  // x^arg0 (for int64, arg0 is an integer)
   Clamp,      // min(max(x, arg0), arg1); use -inf / +inf for a missing bound
 };
 // unary: out[i] = op(in[i]) (with scalar arguments arg0/arg1 where the op takes them).
 // Requires in.sizes == out.sizes, same dtype (numeric); out may be `in` itself (in-place) when in is contiguous.
+// int64 supports Neg, Abs, Relu, Sign, PowScalar and Clamp only. NaN in gives NaN out (Relu, Sign and Clamp
+// included), except x^0 = 1. float32 Exp/Log/Sigmoid/Tanh/Softplus may be a few ulp from correctly rounded (CPU: <= 3).
 using unary_fn = void (*)(UnaryOp op, const Tensor& in, const Tensor& out, double arg0, double arg1);
 extern DispatchStub<unary_fn> unary;
 
-enum class BinaryOp : std::uint8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+enum class BinaryOp : std::uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
+  LogicalAnd, LogicalOr,  // (a != 0) and/or (b != 0)
+};
 // binary: out[i] = a[i] op b[i]. Requires a.sizes == b.sizes == out.sizes (a and b are broadcast views), a.dtype ==
-// b.dtype; out.dtype == a.dtype for arithmetic ops and bool for comparisons. out may alias a (in-place: a is then a
-// contiguous tensor of out's geometry).
+// b.dtype; out.dtype == a.dtype for arithmetic ops and bool for comparisons and logical ops. out may alias a
+// (in-place: a is then a contiguous tensor of out's geometry). Arithmetic is not defined for bool. Integer Div
+// truncates toward zero (x / 0 = 0); integer Pow is exact repeated multiplication (wrapping on overflow; a negative
+// exponent gives 0 unless |x| = 1). Maximum/Minimum propagate NaN.
 using binary_fn = void (*)(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 extern DispatchStub<binary_fn> binary;
 
@@ -100,7 +107,13 @@ using softmax_backward_fn = void (*)(const Tensor& grad_out, const Tensor& out, 
 extern DispatchStub<softmax_backward_fn> softmax_backward;
 
 // ==== linear algebra (ops/matmul.cpp) =================================================================================
-// (matmul is declared here by the op family that adds it)
+// matmul: a: [B, M, K], b: [B, K, N] -> out: [B, M, N]; out[i] = a[i] @ b[i] for every batch index i.
+// Requires a.dtype == b.dtype == out.dtype, floating (float32 or float64); all three are 3-d with these sizes.
+// a and b may have any strides: transposed or sliced matrices (read in place wherever the backend can, never copied
+// just for being non-contiguous) and batch stride 0 (one matrix broadcast over the batch). out is contiguous.
+// Ensures: out is written (=), never accumulated; K == 0 writes zeros; B, M or N == 0 writes nothing.
+using matmul_fn = void (*)(const Tensor& a, const Tensor& b, const Tensor& out);
+extern DispatchStub<matmul_fn> matmul;
 
 // ==== indexing (ops/index.cpp) ========================================================================================
 // Index tensors are int64 (any strides, stride-0 views included) and every index value is already in range: the op
