@@ -216,6 +216,27 @@ TEST(Module, ToDTypeKeepsIdentityAndRequiresGrad) {
   EXPECT_THROW_MSG(net.to(kInt64), "to: Net: modules convert to floating dtypes only");
 }
 
+TEST(Module, ToDeviceKeepsIdentity) {
+  if (!cuda_is_available()) GTEST_SKIP() << "no CUDA device (or built with TRIDENT_CUDA=OFF)";
+  nn::Linear fc(3, 2);
+  nn::BatchNorm1d bn(2);
+  const auto params = fc.parameters();
+  const std::vector<float> w = fc.weight.to_vector<float>();
+  fc.to(Device::cuda());
+  bn.to(Device::cuda());
+  for (const Tensor& p : params) {
+    EXPECT_TRUE(p.device().is_cuda());
+    EXPECT_TRUE(p.requires_grad());
+    EXPECT_TRUE(p.is_leaf());
+  }
+  EXPECT_TRUE(bn.running_var.device().is_cuda());
+  EXPECT_TRUE(bn.num_batches_tracked.device().is_cuda());
+  EXPECT_EQ(fc.weight.to_vector<float>(), w);  // to_vector copies back to the CPU
+  fc.to(kCPU);
+  EXPECT_TRUE(params[0].device().is_cpu());
+  EXPECT_EQ(params[0].to_vector<float>(), w);
+}
+
 // ---- Sequential and the summary -------------------------------------------------------------------------------------
 
 TEST(Sequential, ComposesIndexesAndNames) {
