@@ -8,6 +8,7 @@
 //   - kernels write (=) their outputs, never accumulate, and never throw for well-formed arguments (ops check).
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "trident/core/dispatch.h"
@@ -30,18 +31,25 @@ extern DispatchStub<fill_fn> fill;
 // ==== elementwise =====================================================================================================
 enum class UnaryOp : std::uint8_t {
   Neg, Exp, Log, Sqrt, Abs, Relu, Sigmoid, Tanh, Softplus, Sign,
-  PowScalar,  // x^arg0
+  PowScalar,  // x^arg0 (for int64, arg0 is an integer)
   Clamp,      // min(max(x, arg0), arg1); use -inf / +inf for a missing bound
 };
 // unary: out[i] = op(in[i]) (with scalar arguments arg0/arg1 where the op takes them).
 // Requires in.sizes == out.sizes, same dtype (numeric); out may be `in` itself (in-place) when in is contiguous.
+// int64 supports Neg, Abs, Relu, Sign, PowScalar and Clamp only. NaN in gives NaN out (Relu, Sign and Clamp
+// included), except x^0 = 1. float32 Exp/Log/Sigmoid/Tanh/Softplus may be a few ulp from correctly rounded (CPU: <= 3).
 using unary_fn = void (*)(UnaryOp op, const Tensor& in, const Tensor& out, double arg0, double arg1);
 extern DispatchStub<unary_fn> unary;
 
-enum class BinaryOp : std::uint8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+enum class BinaryOp : std::uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
+  LogicalAnd, LogicalOr,  // (a != 0) and/or (b != 0)
+};
 // binary: out[i] = a[i] op b[i]. Requires a.sizes == b.sizes == out.sizes (a and b are broadcast views), a.dtype ==
-// b.dtype; out.dtype == a.dtype for arithmetic ops and bool for comparisons. out may alias a (in-place: a is then a
-// contiguous tensor of out's geometry).
+// b.dtype; out.dtype == a.dtype for arithmetic ops and bool for comparisons and logical ops. out may alias a
+// (in-place: a is then a contiguous tensor of out's geometry). Arithmetic is not defined for bool. Integer Div
+// truncates toward zero (x / 0 = 0); integer Pow is exact repeated multiplication (wrapping on overflow; a negative
+// exponent gives 0 unless |x| = 1). Maximum/Minimum propagate NaN.
 using binary_fn = void (*)(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 extern DispatchStub<binary_fn> binary;
 
@@ -79,7 +87,13 @@ using softmax_backward_fn = void (*)(const Tensor& grad_out, const Tensor& out, 
 extern DispatchStub<softmax_backward_fn> softmax_backward;
 
 // ==== linear algebra (ops/matmul.cpp) =================================================================================
-// (matmul is declared here by the op family that adds it)
+// matmul: a: [B, M, K], b: [B, K, N] -> out: [B, M, N]; out[i] = a[i] @ b[i] for every batch index i.
+// Requires a.dtype == b.dtype == out.dtype, floating (float32 or float64); all three are 3-d with these sizes.
+// a and b may have any strides: transposed or sliced matrices (read in place wherever the backend can, never copied
+// just for being non-contiguous) and batch stride 0 (one matrix broadcast over the batch). out is contiguous.
+// Ensures: out is written (=), never accumulated; K == 0 writes zeros; B, M or N == 0 writes nothing.
+using matmul_fn = void (*)(const Tensor& a, const Tensor& b, const Tensor& out);
+extern DispatchStub<matmul_fn> matmul;
 
 // ==== indexing (ops/index.cpp) ========================================================================================
 // Index tensors are int64 (any strides, stride-0 views included) and every index value is already in range: the op
@@ -145,6 +159,108 @@ constexpr std::uint64_t random_blocks(RandomKind kind, DType dtype, std::int64_t
 using random_fill_fn = void (*)(const Tensor& dst, RandomKind kind, std::uint64_t seed, std::uint64_t offset, double a,
                                 double b);
 extern DispatchStub<random_fill_fn> random_fill;
+
+// ==== convolution (ops/conv.cpp) ======================================================================================
+// Unlike the rest of this file, the convolution, pooling and normalisation kernels require every tensor argument to
+// be contiguous (plain NCHW / OIHW row-major; the ops make them so): oneDNN reads them as nchw / goihw buffers.
+// Kernels of a backend must agree with each other on float32 and float64 alike; the CPU backend runs float32 on
+// oneDNN and float64 on the reference loops (backends/reference/), for gradient checks.
+
+// Geometry shared by the three convolution kernels: x [N, C_in, H, W], weight [C_out, C_in / groups, kH, kW],
+// out [N, C_out, H_out, W_out] with H_out = (H + 2 padding[0] - dilation[0] (kH - 1) - 1) / stride[0] + 1 (floor;
+// the op checks H_out >= 1) and the same for W; stride, dilation, groups >= 1, padding >= 0; groups divides C_in and
+// C_out. Dilation is PyTorch's (1 = dense), not oneDNN's (0 = dense).
+struct Conv2dParams {
+  std::array<std::int64_t, 2> stride{1, 1};
+  std::array<std::int64_t, 2> padding{0, 0};
+  std::array<std::int64_t, 2> dilation{1, 1};
+  std::int64_t groups = 1;
+};
+
+// conv2d_forward: out[n, o, i, j] = bias[o] + sum_{c, p, q} x[n, g C_in/G + c, i s0 - p0 + p d0, j s1 - p1 + q d1]
+// * weight[o, c, p, q] (g = o / (C_out / G); out-of-range x reads 0). bias: [C_out] or undefined (no bias).
+// All of x's dtype (float32 or float64). Writes out.
+using conv2d_forward_fn = void (*)(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out,
+                                   const Conv2dParams& params);
+extern DispatchStub<conv2d_forward_fn> conv2d_forward;
+
+// conv2d_backward_data: grad_x = d(sum out * grad_out)/dx for the forward above (the transposed convolution).
+// grad_out: out's shape; weight; grad_x: x's shape. Writes grad_x (zero where no output reads an input pixel).
+using conv2d_backward_data_fn = void (*)(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
+                                         const Conv2dParams& params);
+extern DispatchStub<conv2d_backward_data_fn> conv2d_backward_data;
+
+// conv2d_backward_weight: grad_weight[o, c, p, q] = sum_{n, i, j} grad_out[n, o, i, j] x[n, ..., ...] (the forward's
+// x element that met weight[o, c, p, q]); grad_bias[o] = sum_{n, i, j} grad_out[n, o, i, j] when grad_bias is
+// defined (undefined: not computed). Writes grad_weight (weight's shape) and grad_bias ([C_out]).
+using conv2d_backward_weight_fn = void (*)(const Tensor& grad_out, const Tensor& x, const Tensor& grad_weight,
+                                           const Tensor& grad_bias, const Conv2dParams& params);
+extern DispatchStub<conv2d_backward_weight_fn> conv2d_backward_weight;
+
+// ==== pooling (ops/pool.cpp) ==========================================================================================
+// Contiguous tensors (see "convolution"). x [N, C, H, W] -> out [N, C, H_out, W_out] with
+// H_out = (H + 2 padding[0] - kernel[0]) / stride[0] + 1 (floor; the op checks H_out >= 1, stride >= 1,
+// 0 <= padding <= kernel / 2, so every window holds at least one real pixel).
+struct Pool2dParams {
+  std::array<std::int64_t, 2> kernel{2, 2};
+  std::array<std::int64_t, 2> stride{2, 2};
+  std::array<std::int64_t, 2> padding{0, 0};
+};
+
+// max_pool2d_forward: out[n, c, i, j] = max of x over the window rows [i s0 - p0, i s0 - p0 + k0) and columns
+// likewise, clipped to the image (padding never wins). Writes out; returns the workspace, an opaque tensor that
+// only this backend's max_pool2d_backward reads (which pixel won each window; among ties the first in row-major
+// window order). The caller keeps it, unchanged, from forward to backward.
+using max_pool2d_forward_fn = Tensor (*)(const Tensor& x, const Tensor& out, const Pool2dParams& params);
+extern DispatchStub<max_pool2d_forward_fn> max_pool2d_forward;
+
+// max_pool2d_backward: grad_x[winner of window (n, c, i, j)] += grad_out[n, c, i, j] summed over windows; 0 for
+// pixels that won no window. Writes grad_x (x's shape).
+using max_pool2d_backward_fn = void (*)(const Tensor& grad_out, const Tensor& workspace, const Tensor& grad_x,
+                                        const Pool2dParams& params);
+extern DispatchStub<max_pool2d_backward_fn> max_pool2d_backward;
+
+// avg_pool2d_forward: out = sum of x over the window (padding counts as zeros) / (k0 k1): PyTorch's
+// count_include_pad=True. Writes out.
+using avg_pool2d_forward_fn = void (*)(const Tensor& x, const Tensor& out, const Pool2dParams& params);
+extern DispatchStub<avg_pool2d_forward_fn> avg_pool2d_forward;
+
+// avg_pool2d_backward: grad_x[pixel] = sum over the windows w that hold the pixel of grad_out[w] / (k0 k1).
+// Writes grad_x.
+using avg_pool2d_backward_fn = void (*)(const Tensor& grad_out, const Tensor& grad_x, const Pool2dParams& params);
+extern DispatchStub<avg_pool2d_backward_fn> avg_pool2d_backward;
+
+// Adaptive average pooling, x [N, C, H, W] -> out [N, C, OH, OW] (sizes from out, OH, OW >= 1): window i covers rows
+// [floor(i H / OH), ceil((i + 1) H / OH)), columns likewise; out = mean over the window. Writes out.
+using adaptive_avg_pool2d_forward_fn = void (*)(const Tensor& x, const Tensor& out);
+extern DispatchStub<adaptive_avg_pool2d_forward_fn> adaptive_avg_pool2d_forward;
+// grad_x[pixel] = sum over windows w holding the pixel of grad_out[w] / |w|. Writes grad_x.
+using adaptive_avg_pool2d_backward_fn = void (*)(const Tensor& grad_out, const Tensor& grad_x);
+extern DispatchStub<adaptive_avg_pool2d_backward_fn> adaptive_avg_pool2d_backward;
+
+// ==== normalisation (ops/norm.cpp) ====================================================================================
+// Batch normalisation over dim 1. Contiguous tensors (see "convolution"): x [N, C] or [N, C, H, W]; weight, bias,
+// mean, var: [C], x's dtype; weight undefined means 1, bias undefined means 0. M = numel / C values per channel.
+
+// batch_norm_forward: out = (x - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c].
+// training: first writes mean[c] and var[c] = the batch mean and the biased batch variance (sum (x - mean)^2 / M) of
+//   channel c, then uses them (requires M >= 1);
+// inference: reads mean and var (the running statistics).
+// Writes out (and mean, var when training).
+using batch_norm_forward_fn = void (*)(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                                       const Tensor& var, bool training, double eps, const Tensor& out);
+extern DispatchStub<batch_norm_forward_fn> batch_norm_forward;
+
+// batch_norm_backward, with xhat = (x - mean) / sqrt(var + eps) (mean, var as the forward used them):
+//   grad_bias[c] = sum g, grad_weight[c] = sum g xhat (sums over the M values of channel c);
+//   training:  grad_x = weight / sqrt(var + eps) (g - grad_bias / M - xhat grad_weight / M) (the statistics depend
+//              on x; Note [Batch norm backward] in ops/norm.cpp);
+//   inference: grad_x = weight / sqrt(var + eps) g (the statistics are constants).
+// Each of grad_x, grad_weight, grad_bias may be undefined (not wanted); writes those that are defined.
+using batch_norm_backward_fn = void (*)(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                        const Tensor& mean, const Tensor& var, bool training, double eps,
+                                        const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias);
+extern DispatchStub<batch_norm_backward_fn> batch_norm_backward;
 
 // ==== optimizers (optim/) =============================================================================================
 // Fused parameter updates: one pass over the elements, reading and writing each once, in place. The optimizers call

@@ -22,19 +22,22 @@ Tensor mul(const Tensor& a, double b);
 Tensor div(const Tensor& a, double b);
 Tensor neg(const Tensor& x);
 
+// x^e. An int64 x needs a non-negative integer e (computed exactly); exp, log, sqrt, sigmoid, tanh and softplus need
+// floating tensors; abs, sign, clamp and relu also take int64. None of these take bool.
 Tensor pow(const Tensor& x, double exponent);         // d/dx = e * x^(e-1)
-Tensor pow(const Tensor& x, const Tensor& exponent);  // also differentiable in the exponent (for x > 0)
+Tensor pow(const Tensor& x, const Tensor& exponent);  // also differentiable in the exponent (for x > 0; 0 at x = 0)
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
-Tensor abs(const Tensor& x);  // gradient sign(x), 0 at 0
+Tensor abs(const Tensor& x);   // gradient sign(x), 0 at 0
 Tensor sign(const Tensor& x);  // no gradient (zero almost everywhere)
-// Clamp to [min, max]; either bound may be absent. Gradient 1 strictly inside the range, 0 outside.
+// Clamp to [min, max]; either bound may be absent (not both). Gradient 1 strictly inside the range, 0 outside and at
+// the bounds themselves (PyTorch passes it at the bounds). NaN stays NaN; min > max gives max everywhere.
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 Tensor clamp_min(const Tensor& x, double min);
 Tensor clamp_max(const Tensor& x, double max);
 
-Tensor relu(const Tensor& x);      // gradient 0 at x = 0 (PyTorch's convention)
+Tensor relu(const Tensor& x);  // gradient 0 at x = 0 (PyTorch's convention)
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor softplus(const Tensor& x);  // log(1 + e^x), computed without overflow
@@ -49,6 +52,14 @@ Tensor lt(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
+// Comparisons with a scalar. For int64/bool tensors a non-integer scalar is compared exactly (x < 0.5 is x <= 0),
+// not after rounding it to the tensor's dtype.
+Tensor eq(const Tensor& a, double b);
+Tensor ne(const Tensor& a, double b);
+Tensor lt(const Tensor& a, double b);
+Tensor le(const Tensor& a, double b);
+Tensor gt(const Tensor& a, double b);
+Tensor ge(const Tensor& a, double b);
 
 // where(cond, a, b): cond bool; all three broadcast together; gradient flows to a where cond, to b elsewhere.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
