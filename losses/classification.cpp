@@ -19,13 +19,6 @@ using autograd::Node;
 
 namespace {
 
-// op(x) into a fresh tensor through the unary kernel; no autograd (the fused losses build their own node).
-Tensor unary_of(kernels::UnaryOp op, const Tensor& x) {
-  Tensor out = empty(x.sizes(), {.dtype = x.dtype(), .device = x.device()});
-  kernels::unary(x.device(), op, x, out, 0.0, 0.0);
-  return out;
-}
-
 Tensor reduce_loss(const Tensor& per_sample, Reduction reduction) {
   switch (reduction) {
     case Reduction::None:
@@ -129,7 +122,7 @@ struct BinaryCrossEntropyWithLogitsBackward final : Node {
     const Tensor x = saved(logits);
     const Tensor g = per_sample_grad(grad, reduction, x.numel());
     Tensor gx, gt;
-    if (needs_input_grad(0)) gx = mul(sub(unary_of(kernels::UnaryOp::Sigmoid, x), saved(target)), g);
+    if (needs_input_grad(0)) gx = mul(sub(sigmoid(x), saved(target)), g);
     if (needs_input_grad(1)) gt = mul(neg(x), g);
     return {gx, gt};
   }
@@ -190,9 +183,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   {
     NoGradGuard no_grad;  // the node below is the whole graph of this op
     // max(x, 0) - x t + log(1 + e^-|x|) (Note [Binary cross-entropy with logits]); softplus(-|x|) = log(1 + e^-|x|).
-    const Tensor relu_x = unary_of(kernels::UnaryOp::Relu, logits);
-    const Tensor tail = unary_of(kernels::UnaryOp::Softplus, neg(unary_of(kernels::UnaryOp::Abs, logits)));
-    per_element = add(sub(relu_x, mul(logits, target)), tail);
+    per_element = add(sub(relu(logits), mul(logits, target)), softplus(neg(abs(logits))));
   }
   Tensor out = reduce_loss(per_element, reduction);
   if (auto node = autograd::make_node<BinaryCrossEntropyWithLogitsBackward>({&logits, &target})) {

@@ -17,13 +17,6 @@ AdamOptions from_adamw(const AdamWOptions& o) {
   return {
       .lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay, .fused = o.fused};
 }
-
-// sqrt(x) into a new tensor through the unary kernel (no autograd: optimizers run under NoGradGuard).
-Tensor sqrt_of(const Tensor& x) {
-  Tensor out = empty_like(x);
-  kernels::unary(x.device(), kernels::UnaryOp::Sqrt, x, out, 0.0, 0.0);
-  return out;
-}
 }  // namespace
 
 Adam::Adam(const AdamOptions& options, bool decoupled_weight_decay)
@@ -87,7 +80,7 @@ void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, Par
   const double bias_correction1 = 1 - std::pow(args.beta1, step);
   const double bias_correction2 = 1 - std::pow(args.beta2, step);
   const double step_size = args.lr / bias_correction1;
-  Tensor denom = sqrt_of(v);
+  Tensor denom = trident::sqrt(v);
   denom.div_(std::sqrt(bias_correction2)).add_(args.eps);
   p.add_(div(m, denom), -step_size);
 }

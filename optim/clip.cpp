@@ -3,22 +3,12 @@
 
 #include <cmath>
 
-#include "trident/backends/kernels.h"
 #include "trident/core/autograd/grad_mode.h"
 #include "trident/ops/elementwise.h"
 #include "trident/ops/factory.h"
 #include "trident/ops/reduce.h"
 
 namespace trident::optim {
-
-namespace {
-// op(x) into a new tensor through the unary kernel (no autograd is needed here).
-Tensor unary_of(kernels::UnaryOp op, const Tensor& x, double arg = 0.0) {
-  Tensor out = empty(x.sizes(), {.dtype = x.dtype(), .device = x.device()});
-  kernels::unary(x.device(), op, x, out, arg, 0.0);
-  return out;
-}
-}  // namespace
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type, bool error_if_nonfinite) {
   TRIDENT_CHECK(max_norm >= 0, "clip_grad_norm: max_norm must be >= 0, got {}", max_norm);
@@ -36,7 +26,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
   double acc = 0.0;
   for (const Tensor& g : grads) {
     if (g.numel() == 0) continue;
-    const Tensor a = unary_of(kernels::UnaryOp::Abs, g);
+    const Tensor a = trident::abs(g);
     if (inf_norm) {
       const double m = max(a).item<double>();
       acc = std::isnan(m) ? m : std::max(acc, m);  // once NaN, std::max keeps it
@@ -45,7 +35,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
     } else if (norm_type == 2.0) {
       acc += sum(mul(g, g)).item<double>();
     } else {
-      acc += sum(unary_of(kernels::UnaryOp::PowScalar, a, norm_type)).item<double>();
+      acc += sum(trident::pow(a, norm_type)).item<double>();
     }
   }
   const double total = inf_norm ? acc : std::pow(acc, 1.0 / norm_type);
