@@ -31,8 +31,10 @@ Tensor l2_normalize(const Tensor& x, std::int64_t dim, double eps) {
   check_defined("l2_normalize", x);
   check_floating("l2_normalize", x);
   TRIDENT_CHECK(x.dim() > 0, "l2_normalize: expected at least 1 dim, got a 0-d tensor");
-  const Tensor norm = sqrt(sum(x * x, {dim}, true));
-  return x / clamp_min(norm, eps);
+  // max(||x||, eps) computed as sqrt(max(||x||^2, eps^2)): the same value, but the clamp comes before the sqrt, so a
+  // zero vector never reaches sqrt's derivative at 0 (0 * inf = NaN); its gradient is then exactly 0.
+  const Tensor norm = sqrt(clamp_min(sum(x * x, {dim}, true), eps * eps));
+  return x / norm;
 }
 
 namespace {

@@ -19,6 +19,7 @@ inline T at_bytes(const char* p, std::int64_t i, std::int64_t stride) {
 }
 
 void cpu_copy(const Tensor& src, const Tensor& dst) {
+  if (dst.numel() == 0) return;  // empty storages have null data: memcpy(nullptr, nullptr, 0) is undefined
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() && src.numel() == dst.numel()) {
     const std::size_t nbytes = static_cast<std::size_t>(dst.numel()) * dst.itemsize();
     char* d = static_cast<char*>(dst.raw_data());

@@ -85,6 +85,15 @@ struct GeFn {
 };
 
 template <typename T>
+struct LogicalAndFn {
+  __device__ bool operator()(T x, T y) const { return x != T(0) && y != T(0); }
+};
+template <typename T>
+struct LogicalOrFn {
+  __device__ bool operator()(T x, T y) const { return x != T(0) || y != T(0); }
+};
+
+template <typename T>
 struct WhereFn {
   __device__ T operator()(bool c, T x, T y) const { return c ? x : y; }
 };
@@ -104,6 +113,10 @@ cudaError_t binary_typed(BinaryKind op, const ElementwiseArgs& a) {
       return map<bool, T, T>(a, GtFn<T>{});
     case BinaryKind::Ge:
       return map<bool, T, T>(a, GeFn<T>{});
+    case BinaryKind::LogicalAnd:
+      return map<bool, T, T>(a, LogicalAndFn<T>{});
+    case BinaryKind::LogicalOr:
+      return map<bool, T, T>(a, LogicalOrFn<T>{});
     default:
       break;
   }

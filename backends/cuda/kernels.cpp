@@ -91,6 +91,10 @@ BinaryKind binary_kind(BinaryOp op) {
       return BinaryKind::Gt;
     case BinaryOp::Ge:
       return BinaryKind::Ge;
+    case BinaryOp::LogicalAnd:
+      return BinaryKind::LogicalAnd;
+    case BinaryOp::LogicalOr:
+      return BinaryKind::LogicalOr;
   }
   TRIDENT_ASSERT(false, "binary: unknown operation {}", static_cast<int>(op));
 }
@@ -279,7 +283,8 @@ void cuda_unary(UnaryOp op, const Tensor& in, const Tensor& out, double arg0, do
 
 void cuda_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   const bool comparison = op == BinaryOp::Eq || op == BinaryOp::Ne || op == BinaryOp::Lt || op == BinaryOp::Le ||
-                          op == BinaryOp::Gt || op == BinaryOp::Ge;
+                          op == BinaryOp::Gt || op == BinaryOp::Ge || op == BinaryOp::LogicalAnd ||
+                          op == BinaryOp::LogicalOr;
   TRIDENT_CHECK(comparison || a.dtype() != kBool, "binary: arithmetic is not defined for bool tensors");
   TRIDENT_ASSERT(a.dtype() == b.dtype() && out.dtype() == (comparison ? kBool : a.dtype()),
                  "binary: dtypes {}, {} -> {}", a.dtype(), b.dtype(), out.dtype());

@@ -23,7 +23,9 @@ inline constexpr int kMaxOperands = 4;  // output + up to three inputs (where)
 // Mirrors of trident's enums (kernels.cpp converts with an exhaustive switch).
 enum class ScalarType : std::uint8_t { Float32, Float64, Int64, Bool };
 enum class UnaryKind : std::uint8_t { Neg, Exp, Log, Sqrt, Abs, Relu, Sigmoid, Tanh, Softplus, Sign, PowScalar, Clamp };
-enum class BinaryKind : std::uint8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+enum class BinaryKind : std::uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr
+};
 enum class ReduceKind : std::uint8_t { Sum, Max, Min, ArgMax, ArgMin };
 
 // An elementwise loop over operands of one geometry. Operand 0 is the output.

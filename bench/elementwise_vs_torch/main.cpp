@@ -1,6 +1,6 @@
 // Side-by-side timing of trident's elementwise ops against PyTorch (compare.py prints the same lines for torch).
 //
-// Not a unit test and not built by CMake (timings depend on the machine and its load). Build against a build tree:
+// Not a unit test (timings depend on the machine and its load). Built as build/bench/elementwise_vs_torch; by hand:
 //   B=build
 //   g++ -std=c++20 -O2 -march=native -fopenmp -I$B/include bench/elementwise_vs_torch/main.cpp -L$B -ltrident -lfmt
 //       -Wl,-rpath,$PWD/$B -o /tmp/ew_bench
