@@ -57,6 +57,26 @@ extern DispatchStub<binary_fn> binary;
 using where_fn = void (*)(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
 extern DispatchStub<where_fn> where;
 
+// ==== activations (ops/activation.cpp) ================================================================================
+// Activation functions with a scalar parameter or a special function, beyond the UnaryOps above.
+enum class ActivationOp : std::uint8_t {
+  Gelu,       // x * Phi(x) = x (1 + erf(x / sqrt(2))) / 2: the exact form (not the tanh approximation); arg unused
+  LeakyRelu,  // x > 0 ? x : arg * x (arg: the negative slope)
+};
+// activation: out[i] = op(in[i]). Requires in.sizes == out.sizes, same floating dtype (float32 or float64); in any
+// strides, out contiguous. NaN in gives NaN out.
+using activation_fn = void (*)(ActivationOp op, const Tensor& in, const Tensor& out, double arg);
+extern DispatchStub<activation_fn> activation;
+
+// activation_backward: grad_in[i] = grad_out[i] * op'(in[i]), with
+//   Gelu:      op'(x) = Phi(x) + x phi(x)  (phi the standard normal density)
+//   LeakyRelu: op'(x) = x > 0 ? 1 : arg   (arg at x = 0, as PyTorch)
+// Requires grad_out, in, grad_in of the same sizes and floating dtype; grad_out and in any strides, grad_in
+// contiguous. Writes (=) grad_in.
+using activation_backward_fn = void (*)(ActivationOp op, const Tensor& grad_out, const Tensor& in,
+                                        const Tensor& grad_in, double arg);
+extern DispatchStub<activation_backward_fn> activation_backward;
+
 // ==== reductions ======================================================================================================
 enum class ReduceOp : std::uint8_t { Sum, Max, Min, ArgMax, ArgMin };
 // reduce: out = op over the dims where out.sizes[d] == 1 and in.sizes[d] != 1 (out has in's rank: the keepdim form).

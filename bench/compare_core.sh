@@ -4,7 +4,7 @@
 #   bench/compare_core.sh <build dir>
 #
 # The build dir must have been configured with -DTRIDENT_BUILD_BENCH=ON and built (this script builds nothing).
-# It runs <build dir>/bench/bench_core (and bench_softmax when it was built, -DTRIDENT_BENCH_SOFTMAX=ON) with
+# It runs <build dir>/bench/bench_core and bench_softmax with
 # Google Benchmark's JSON output, and bench/torch_core.py with /usr/bin/python3, both on OMP_NUM_THREADS=2
 # threads, and prints
 #   op | trident ms | torch ms | ratio
@@ -103,7 +103,7 @@ info = torch_ms.get("_torch", {})
 print(f"(torch {info.get('version', '?')}, {info.get('threads', '?')} threads, BLAS: {info.get('blas', '?')};"
       f" trident and torch both on OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})")
 if "BM_Softmax/F32/4096x1000" not in trident:
-    print("(softmax: trident side not built; configure with -DTRIDENT_BENCH_SOFTMAX=ON once the softmax family is in)")
+    print("(softmax: trident side not built: build the bench_softmax target)")
 
 print("\nmatmul GFLOP/s (2 n^3 / median time):")
 for name in ("BM_Matmul/F32/256", "BM_Matmul/F32/512", "BM_Matmul/F32/1024", "BM_Matmul/F32/2048",

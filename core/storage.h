@@ -25,6 +25,10 @@ class Allocator {
 };
 
 void register_allocator(DeviceType type, Allocator* allocator);
+
+// The CPU allocator keeps freed blocks of 1 MiB and more for reuse (Note [CPU block cache] in storage.cpp).
+void cpu_empty_cache();          // return every cached block to the system
+std::size_t cpu_cached_bytes();  // bytes held in the cache now
 Allocator* allocator_for(Device device);  // throws "<device>: no allocator (built with TRIDENT_CUDA=OFF?)"
 
 class Storage {

@@ -154,3 +154,22 @@ TEST(Tensor, DtypeConversionBackwardReturnsTheInputDtype) {
   EXPECT_EQ(x.grad().dtype(), kFloat64);
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{3, 4}));
 }
+
+TEST(Tensor, LargeCpuBlocksAreCachedAndReused) {
+  cpu_empty_cache();
+  EXPECT_EQ(cpu_cached_bytes(), 0u);
+  const void* first;
+  {
+    Tensor t = empty({1 << 20});  // 4 MiB: cached when freed
+    first = t.raw_data();
+    t.fill_(1.0);
+  }
+  EXPECT_EQ(cpu_cached_bytes(), std::size_t{4} << 20);
+  Tensor again = empty({1 << 20});
+  EXPECT_EQ(again.raw_data(), first);  // the same block, without new page faults
+  EXPECT_EQ(cpu_cached_bytes(), 0u);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(again.raw_data()) % (std::uintptr_t{2} << 20), 0u);  // huge-page aligned
+  { Tensor small = empty({100}); }  // small blocks are not cached
+  EXPECT_EQ(cpu_cached_bytes(), 0u);
+  cpu_empty_cache();
+}
