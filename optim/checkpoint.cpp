@@ -6,6 +6,7 @@
 #include <set>
 
 #include "trident/core/autograd/grad_mode.h"
+#include "trident/nn/module.h"
 
 namespace trident::optim {
 
@@ -51,6 +52,13 @@ std::optional<StateKey> parse_state_key(const std::string& key) {
 }
 
 std::string dtype_str(DType t) { return std::string(dtype_name(t)); }
+
+// A module's checkpoint entries: parameters, then buffers, by dotted name.
+NamedTensors module_tensors(const nn::Module& module) {
+  NamedTensors all = module.named_parameters();
+  for (auto& entry : module.named_buffers()) all.push_back(std::move(entry));
+  return all;
+}
 
 }  // namespace
 
@@ -201,6 +209,15 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, cons
     for (auto& [gi, state] : new_state) optimizer->state(groups[gi.first].params[gi.second]) = std::move(state);
   }
   return file.metadata;
+}
+
+void save_checkpoint(const std::string& path, const nn::Module& module, const Optimizer* optimizer,
+                     const std::map<std::string, std::string>& metadata) {
+  save_checkpoint(path, module_tensors(module), optimizer, metadata);
+}
+
+std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& module, Optimizer* optimizer) {
+  return load_checkpoint(path, module_tensors(module), optimizer);
 }
 
 }  // namespace trident::optim

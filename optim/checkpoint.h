@@ -32,6 +32,14 @@ class Module;
 
 namespace trident::optim {
 
+// A module's parameters and buffers by dotted name (named_parameters() then named_buffers()), with the optimizer's
+// state when one is given. `metadata` is stored in the file's __metadata__ beside trident's own keys.
+void save_checkpoint(const std::string& path, const nn::Module& module, const Optimizer* optimizer = nullptr,
+                     const std::map<std::string, std::string>& metadata = {});
+// Loads into the module's existing tensors (and the optimizer's state); returns the file's metadata.
+std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& module,
+                                                   Optimizer* optimizer = nullptr);
+
 // The tensor-level form: `tensors` are the model's named parameters and buffers (the destinations when loading).
 void save_checkpoint(const std::string& path, const NamedTensors& tensors, const Optimizer* optimizer = nullptr,
                      const std::map<std::string, std::string>& metadata = {});

@@ -1,7 +1,8 @@
 // safetensors files (core/io/safetensors.h) and training checkpoints (optim/checkpoint.h): round trips of every
 // dtype, interoperability with a Python reader/writer written from the specification (tests/data/
 // safetensors_fixture.py and its fixture), every corruption case with its message, atomic writes, all-or-nothing
-// loading, and training resumed from a checkpoint that continues bit for bit.
+// loading, and training resumed from a checkpoint that continues bit for bit (a hand-made parameter set through the
+// tensor-level API, and an nn::Module with BatchNorm buffers through the module-level one).
 #include <dirent.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "gradcheck.h"
 #include "trident/core/io/safetensors.h"
 #include "trident/losses/classification.h"
+#include "trident/nn/nn.h"
 #include "trident/optim/adam.h"
 #include "trident/optim/checkpoint.h"
 #include "trident/optim/scheduler.h"
@@ -437,7 +439,7 @@ TEST_F(Safetensors, CheckpointLoadIsAllOrNothing) {
   // Reserved names.
   EXPECT_THROW_MSG(optim::save_checkpoint(path("r.safetensors"), {{"optim.x", ones({1})}}),
                    "the model's tensor 'optim.x' has a name reserved for optimizer state");
-  EXPECT_THROW_MSG(optim::save_checkpoint(path("r.safetensors"), {}, nullptr, {{"optim.lr", "1"}}),
+  EXPECT_THROW_MSG(optim::save_checkpoint(path("r.safetensors"), NamedTensors{}, nullptr, {{"optim.lr", "1"}}),
                    "the metadata key 'optim.lr' is reserved");
 }
 
@@ -449,6 +451,127 @@ TEST_F(Safetensors, CheckpointShapeMessageForALargeLayer) {
   EXPECT_THROW_MSG(
       optim::load_checkpoint(p, model),
       "load_checkpoint: " + p + ": 'fc1.weight' has shape [128, 9216] in the file, the model has [128, 9215]");
+}
+
+// ---- nn modules
+// -------------------------------------------------------------------------------------------------------
+
+// Linear -> BatchNorm1d (running statistics and an int64 batch count as buffers) -> ReLU -> Linear.
+struct Net : nn::Module {
+  std::shared_ptr<nn::Linear> fc1, fc2;
+  std::shared_ptr<nn::BatchNorm1d> bn;
+  explicit Net(std::int64_t in_features = 4, std::int64_t hidden = 8) {
+    fc1 = register_module("fc1", std::make_shared<nn::Linear>(in_features, hidden));
+    bn = register_module("bn", std::make_shared<nn::BatchNorm1d>(hidden));
+    fc2 = register_module("fc2", std::make_shared<nn::Linear>(hidden, 3));
+  }
+  Tensor forward(const Tensor& x) override { return (*fc2)(relu((*bn)((*fc1)(x)))); }
+};
+
+TEST_F(Safetensors, ModuleTrainingResumesBitForBit) {
+  const TinyData data;  // 12 samples of 4 features, 3 classes
+  constexpr int kSteps = 10;
+  // AdamW with two groups (the head at twice the lr) and a warm-up into a step decay.
+  auto make_optimizer = [](Net& net) {
+    auto opt = std::make_unique<optim::AdamW>(optim::AdamWOptions{.lr = 0.02, .weight_decay = 0.05});
+    std::vector<Tensor> body = net.fc1->parameters();
+    for (const Tensor& p : net.bn->parameters()) body.push_back(p);
+    opt->add_param_group(body);
+    opt->add_param_group(net.fc2->parameters(), {{"lr", 0.04}});
+    return opt;
+  };
+  auto make_scheduler = [](optim::Optimizer& opt) {
+    return std::make_unique<optim::LinearWarmup>(opt, 2, 0.5, std::make_unique<optim::StepLR>(opt, 3, 0.5));
+  };
+  auto train_step = [&](Net& net, optim::Optimizer& opt, int t) {
+    const std::int64_t start = (t % 3) * 4;
+    opt.zero_grad();
+    Tensor loss = cross_entropy(net(data.x.slice(0, start, start + 4)), data.y.slice(0, start, start + 4));
+    loss.backward();
+    opt.step();
+    return loss.item<double>();
+  };
+
+  std::vector<double> straight;
+  Tensor straight_eval;
+  {
+    manual_seed(1);
+    Net net;
+    auto opt = make_optimizer(net);
+    auto sched = make_scheduler(*opt);
+    for (int t = 0; t < kSteps; ++t) {
+      straight.push_back(train_step(net, *opt, t));
+      sched->step();
+    }
+    net.eval();  // uses the running statistics: the buffers must have been restored too
+    straight_eval = net(data.x).detach();
+  }
+  std::vector<double> resumed;
+  const std::string p = path("net.safetensors");
+  {
+    manual_seed(1);
+    Net net;
+    auto opt = make_optimizer(net);
+    auto sched = make_scheduler(*opt);
+    for (int t = 0; t < kSteps / 2; ++t) {
+      resumed.push_back(train_step(net, *opt, t));
+      sched->step();
+    }
+    optim::save_checkpoint(p, net, opt.get(), {{"epoch", std::to_string(sched->last_epoch())}});
+  }
+  {
+    manual_seed(2);  // other initial weights
+    Net net;
+    auto opt = make_optimizer(net);
+    auto sched = make_scheduler(*opt);
+    const auto meta = optim::load_checkpoint(p, net, opt.get());
+    sched->set_last_epoch(std::stoll(meta.at("epoch")));
+    EXPECT_EQ(net.bn->num_batches_tracked.item<std::int64_t>(), kSteps / 2);
+    for (int t = kSteps / 2; t < kSteps; ++t) {
+      resumed.push_back(train_step(net, *opt, t));
+      sched->step();
+    }
+    net.eval();
+    expect_identical(net(data.x).detach(), straight_eval, "eval output");
+  }
+  for (int t = 0; t < kSteps; ++t) EXPECT_EQ(resumed[t], straight[t]) << "step " << t;
+
+  // The file holds the module's dotted names, parameters then buffers, then the optimizer's state.
+  const SafetensorsFile f = load_safetensors(p);
+  std::vector<std::string> names;
+  for (const auto& [name, t] : f.tensors) names.push_back(name);
+  const std::vector<std::string> first = {"fc1.weight",       "fc1.bias",       "bn.weight",
+                                          "bn.bias",          "fc2.weight",     "fc2.bias",
+                                          "bn.running_mean",  "bn.running_var", "bn.num_batches_tracked",
+                                          "optim.0.0.exp_avg"};
+  EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 10), first);
+}
+
+TEST_F(Safetensors, ModuleLoadErrorsNameTheKey) {
+  const std::string p = path("big.safetensors");
+  manual_seed(3);
+  Net saved(9216, 128);
+  optim::save_checkpoint(p, saved);
+  Net narrower(9215, 128);
+  const Tensor before = narrower.fc2->weight.detach().clone();
+  EXPECT_THROW_MSG(
+      optim::load_checkpoint(p, narrower),
+      "load_checkpoint: " + p + ": 'fc1.weight' has shape [128, 9216] in the file, the model has [128, 9215]");
+  expect_identical(narrower.fc2->weight, before, "fc2.weight is untouched");  // fc2 matched but was not written
+
+  struct Renamed : nn::Module {
+    Renamed() {
+      register_module("fc0", std::make_shared<nn::Linear>(9216, 128));
+      register_module("bn", std::make_shared<nn::BatchNorm1d>(128));
+      register_module("fc2", std::make_shared<nn::Linear>(128, 3));
+    }
+  };
+  optim::save_checkpoint(p, Renamed());
+  EXPECT_THROW_MSG(optim::load_checkpoint(p, saved), "load_checkpoint: " + p + ": missing key 'fc1.weight'");
+  Net same(9216, 128);
+  optim::save_checkpoint(p, saved);
+  optim::load_checkpoint(p, same);
+  expect_identical(same.fc1->weight, saved.fc1->weight, "fc1.weight");
 }
 
 }  // namespace
