@@ -574,4 +574,32 @@ TEST_F(Safetensors, ModuleLoadErrorsNameTheKey) {
   expect_identical(same.fc1->weight, saved.fc1->weight, "fc1.weight");
 }
 
+TEST_F(Safetensors, CudaTensorsAndModules) {
+  if (!cuda_is_available()) GTEST_SKIP() << "no CUDA device";
+  const Device cuda = Device::cuda(0);
+  const Tensor x = random_tensor({3, 4}, 70, 0, 0, kFloat32);
+  save_safetensors(path("c.safetensors"), {{"x", x.to(cuda)}, {"i", arange(5).to(cuda)}});
+  const SafetensorsFile f = load_safetensors(path("c.safetensors"));
+  expect_identical(f.tensors[0].second, x, "x");  // loaded on the CPU
+  // A model on the GPU with its optimizer: saved, loaded into another GPU model, resumed.
+  manual_seed(5);
+  Net net;
+  net.to(cuda);
+  optim::Adam opt(net.parameters(), {.lr = 0.01});
+  const Tensor in = random_tensor({4, 4}, 71, 0, 0, kFloat32).to(cuda);
+  const Tensor y = tensor(std::vector<std::int64_t>{0, 1, 2, 1}).to(cuda);
+  cross_entropy(net(in), y).backward();
+  opt.step();
+  optim::save_checkpoint(path("net.safetensors"), net, &opt);
+  manual_seed(6);
+  Net other;
+  other.to(cuda);
+  optim::Adam other_opt(other.parameters(), {.lr = 0.5});
+  optim::load_checkpoint(path("net.safetensors"), other, &other_opt);
+  EXPECT_EQ(other.fc1->weight.device(), cuda);
+  expect_identical(other.fc1->weight.cpu(), net.fc1->weight.cpu(), "fc1.weight");
+  EXPECT_EQ(other_opt.state(other.fc1->weight).buffers.at("exp_avg").device(), cuda);
+  expect_identical(other.bn->running_var.cpu(), net.bn->running_var.cpu(), "bn.running_var");
+}
+
 }  // namespace

@@ -192,5 +192,33 @@ TEST(Losses, Errors) {
                    "binary_cross_entropy_with_logits: logits shape [2, 2] and target shape [4] differ");
 }
 
+// ---- CUDA (skipped without a device)
+// ----------------------------------------------------------------------------------
+
+TEST(LossesCuda, MatchCpuInValueAndGradient) {
+  if (!cuda_is_available()) GTEST_SKIP() << "no CUDA device";
+  const Device cuda = Device::cuda(0);
+  const Tensor logits = random_tensor({6, 5}, 60), target = labels({0, 4, 2, 2, 1, 3});
+  const Tensor probs = random_tensor({6, 5}, 61, 0.0, 1.0);
+  using Loss = std::function<Tensor(const Tensor&, const Tensor&)>;
+  const std::vector<std::pair<Loss, Tensor>> cases = {
+      {[](const Tensor& x, const Tensor& t) { return cross_entropy(x, t, 0.1); }, target},
+      {[](const Tensor& x, const Tensor& t) { return cross_entropy(x, t, 0.0, Reduction::None).sum(); }, target},
+      {[](const Tensor& x, const Tensor& t) { return nll_loss(log_softmax(x, 1), t); }, target},
+      {[](const Tensor& x, const Tensor& t) { return mse_loss(x, t); }, probs},
+      {[](const Tensor& x, const Tensor& t) { return binary_cross_entropy_with_logits(x, t); }, probs},
+  };
+  for (std::size_t k = 0; k < cases.size(); ++k) {
+    const Tensor a = logits.clone().set_requires_grad(true), b = logits.to(cuda).set_requires_grad(true);
+    const Tensor la = cases[k].first(a, cases[k].second), lb = cases[k].first(b, cases[k].second.to(cuda));
+    EXPECT_NEAR(lb.item<double>(), la.item<double>(), 1e-12 * std::abs(la.item<double>())) << k;
+    la.backward();
+    lb.backward();
+    EXPECT_TRUE(relative_close(b.grad().cpu(), a.grad(), 1e-10)) << k;
+  }
+  EXPECT_THROW_MSG(cross_entropy(logits.to(cuda), full({6}, 5, {.dtype = kInt64}).to(cuda)),
+                   "cross_entropy: target value 5 is out of range [0, 5)");
+}
+
 }  // namespace
 }  // namespace trident

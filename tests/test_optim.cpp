@@ -505,5 +505,39 @@ TEST(Schedulers, Errors) {
   EXPECT_THROW_MSG(sched.step(), "LRScheduler: the optimizer has 2 parameter groups, the scheduler was made for 1");
 }
 
+// ---- CUDA (skipped without a device): no fused CUDA kernel, so the composed update runs there
+// --------------------------
+
+TEST(OptimCuda, UpdatesOnCudaMatchCpu) {
+  if (!cuda_is_available()) GTEST_SKIP() << "no CUDA device";
+  const Device cuda = Device::cuda(0);
+  const Tensor init = random_tensor({3, 1000}, 41, 0, 0, kFloat32);
+  auto train = [&](auto make_optimizer, Device device) {
+    Tensor p = init.to(device).clone().set_requires_grad(true);
+    auto opt = make_optimizer(p);
+    for (int t = 0; t < 4; ++t) {
+      p.set_grad(random_tensor({3, 1000}, 50 + t, 0, 0, kFloat32).to(device));
+      if (t == 3) {
+        EXPECT_NEAR(optim::clip_grad_norm({p}, 10.0), std::sqrt(3000.0), 3.0);  // about sqrt(numel)
+      }
+      opt->step();
+    }
+    return p.cpu();
+  };
+  auto sgd = [](Tensor p) {
+    return std::make_unique<optim::SGD>(
+        std::vector<Tensor>{p}, optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true});
+  };
+  auto adam = [](Tensor p) {
+    return std::make_unique<optim::Adam>(std::vector<Tensor>{p}, optim::AdamOptions{.lr = 0.01, .weight_decay = 0.1});
+  };
+  auto adamw = [](Tensor p) {
+    return std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, optim::AdamWOptions{.lr = 0.01});
+  };
+  EXPECT_TRUE(allclose(train(sgd, cuda), train(sgd, kCPU), 1e-5, 1e-6));
+  EXPECT_TRUE(allclose(train(adam, cuda), train(adam, kCPU), 1e-5, 1e-6));
+  EXPECT_TRUE(allclose(train(adamw, cuda), train(adamw, kCPU), 1e-5, 1e-6));
+}
+
 }  // namespace
 }  // namespace trident
