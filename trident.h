@@ -10,6 +10,7 @@
 #include "trident/core/error.h"
 #include "trident/core/format.h"
 #include "trident/core/io/npy.h"
+#include "trident/core/io/safetensors.h"
 #include "trident/core/random.h"
 #include "trident/core/shape.h"
 #include "trident/core/tensor.h"
@@ -30,3 +31,5 @@
 #include "trident/ops/softmax.h"
 #include "trident/data/data.h"
 #include "trident/nn/nn.h"
+#include "trident/losses/classification.h"
+#include "trident/optim/optim.h"

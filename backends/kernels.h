@@ -282,4 +282,44 @@ using batch_norm_backward_fn = void (*)(const Tensor& grad_out, const Tensor& x,
                                         const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias);
 extern DispatchStub<batch_norm_backward_fn> batch_norm_backward;
 
+// ==== optimizers (optim/) =============================================================================================
+// Fused parameter updates: one pass over the elements, reading and writing each once, in place. The optimizers call
+// them for parameters whose device has the kernel and whose tensors are all contiguous; otherwise they compose the
+// same update from in-place tensor ops (optim/sgd.cpp, optim/adam.cpp), which the tests compare them against.
+// Arithmetic is in the parameter's dtype, with the scalar coefficients converted to it, in the order the formulas
+// below are written (the order of the composed version), so the two agree to rounding.
+
+// sgd_step: PyTorch's SGD for one parameter. For every element i, with d = grad[i] + weight_decay * param[i]
+// (d = grad[i] when weight_decay == 0):
+//   momentum == 0:  param[i] -= lr * d                                   (momentum_buffer is undefined)
+//   otherwise:      buf[i] = first_step ? d : momentum * buf[i] + (1 - dampening) * d
+//                   param[i] -= lr * (nesterov ? d + momentum * buf[i] : buf[i])
+// Requires param, grad (and momentum_buffer when momentum != 0) floating of one dtype and one sizes, contiguous, not
+// overlapping each other. On the first step momentum_buffer holds anything (it is written, never read).
+struct SGDStepArgs {
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false;
+  bool first_step = false;
+};
+using sgd_step_fn = void (*)(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+                             const SGDStepArgs& args);
+extern DispatchStub<sgd_step_fn> sgd_step;
+
+// adam_step: PyTorch 1.13's Adam / AdamW for one parameter at update number `step` (1 for the first). For every i:
+//   AdamW (decoupled):  param[i] *= 1 - lr * weight_decay;  g = grad[i]
+//   Adam:               g = grad[i] + weight_decay * param[i]  (g = grad[i] when weight_decay == 0)
+//   exp_avg[i]    = beta1 * exp_avg[i] + (1 - beta1) * g
+//   exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1 - beta2) * g * g
+//   param[i]     -= (lr / (1 - beta1^step)) * exp_avg[i] / (sqrt(exp_avg_sq[i]) / sqrt(1 - beta2^step) + eps)
+// Requires param, grad, exp_avg, exp_avg_sq floating of one dtype and one sizes, contiguous, not overlapping; step
+// >= 1. exp_avg and exp_avg_sq are read (zeros before the first step) and written.
+struct AdamStepArgs {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  bool decoupled_weight_decay = false;  // AdamW
+  std::int64_t step = 1;
+};
+using adam_step_fn = void (*)(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                              const Tensor& exp_avg_sq, const AdamStepArgs& args);
+extern DispatchStub<adam_step_fn> adam_step;
+
 }  // namespace trident::kernels
