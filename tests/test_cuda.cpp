@@ -293,13 +293,16 @@ std::vector<UnaryCase> unary_cases() {
           {UnaryOp::PowScalar, 0.5},
           {UnaryOp::PowScalar, 3},
           {UnaryOp::PowScalar, -1.5},
+          {UnaryOp::PowScalar, -1},
+          {UnaryOp::Clamp, 0.5, -0.5},  // min > max: max everywhere, as PyTorch
           {UnaryOp::Clamp, -0.5, 0.7},
           {UnaryOp::Clamp, -kInf, 0.3},
           {UnaryOp::Clamp, 0.1, kInf}};
 }
 
 bool defined_for_int64(UnaryOp op) {
-  return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu || op == UnaryOp::Sign || op == UnaryOp::Clamp;
+  return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu || op == UnaryOp::Sign || op == UnaryOp::Clamp ||
+         op == UnaryOp::PowScalar;
 }
 
 // Runs the unary kernel on the CPU over view(x) and on the GPU over the same view of x's copy there, and compares.

@@ -274,7 +274,8 @@ void cuda_unary(UnaryOp op, const Tensor& in, const Tensor& out, double arg0, do
   TRIDENT_CHECK(in.dtype() != kBool, "unary: expected a numeric dtype (float32, float64 or int64), got bool");
   if (in.dtype() == kInt64) {
     const bool defined =
-        op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu || op == UnaryOp::Sign || op == UnaryOp::Clamp;
+        op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu || op == UnaryOp::Sign || op == UnaryOp::Clamp ||
+        op == UnaryOp::PowScalar;
     TRIDENT_CHECK(defined, "unary: operation {} is not defined for int64 tensors", static_cast<int>(op));
   }
   DeviceGuard guard(out.device().index);

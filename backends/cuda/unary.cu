@@ -60,7 +60,25 @@ struct SoftplusFn {
 };
 template <typename T>
 struct SignFn {
-  __device__ T operator()(T x) const { return T((x > T(0)) - (x < T(0))); }
+  __device__ T operator()(T x) const { return x == x ? T((x > T(0)) - (x < T(0))) : x; }  // NaN stays NaN
+};
+template <typename T>
+struct ReciprocalFn {
+  __device__ T operator()(T x) const { return T(1) / x; }
+};
+// Integer power by repeated squaring, wrapping on overflow; negative exponents truncate 1 / x^-e toward zero
+// (the CPU kernel's int_pow, backends/cpu/elementwise.cpp).
+struct IntPowFn {
+  std::int64_t e;
+  __device__ std::int64_t operator()(std::int64_t x) const {
+    if (e < 0) return x == 1 ? 1 : (x == -1 ? ((e & 1) ? -1 : 1) : 0);
+    unsigned long long base = static_cast<unsigned long long>(x), result = 1;
+    for (unsigned long long k = static_cast<unsigned long long>(e); k != 0; k >>= 1) {
+      if (k & 1) result *= base;
+      base *= base;
+    }
+    return static_cast<std::int64_t>(result);
+  }
 };
 template <typename T>
 struct SquareFn {
@@ -75,11 +93,14 @@ struct PowFn {
   T e;
   __device__ T operator()(T x) const { return pow(x, e); }
 };
-// NaN stays NaN (comparisons with NaN are false).
+// min(max(x, lo), hi), as PyTorch (lo > hi gives hi everywhere); NaN stays NaN (comparisons with NaN are false).
 template <typename T>
 struct ClampFn {
   T lo, hi;
-  __device__ T operator()(T x) const { return x < lo ? lo : (x > hi ? hi : x); }
+  __device__ T operator()(T x) const {
+    const T v = x < lo ? lo : x;
+    return v > hi ? hi : v;
+  }
 };
 // Integer clamp goes through double, like the CPU kernel (the bounds may be +-inf).
 struct ClampInt64Fn {
@@ -119,6 +140,7 @@ cudaError_t unary_floating(UnaryKind op, const ElementwiseArgs& a, double arg0, 
       if (arg0 == 2.0) return map<T, T>(a, SquareFn<T>{});
       if (arg0 == 1.0) return map<T, T>(a, IdentityFn<T>{});
       if (arg0 == 0.5) return map<T, T>(a, SqrtFn<T>{});
+      if (arg0 == -1.0) return map<T, T>(a, ReciprocalFn<T>{});
       return map<T, T>(a, PowFn<T>{static_cast<T>(arg0)});
     case UnaryKind::Clamp:
       return map<T, T>(a, ClampFn<T>{static_cast<T>(arg0), static_cast<T>(arg1)});
@@ -139,6 +161,8 @@ cudaError_t unary_int64(UnaryKind op, const ElementwiseArgs& a, double arg0, dou
       return map<T, T>(a, SignFn<T>{});
     case UnaryKind::Clamp:
       return map<T, T>(a, ClampInt64Fn{arg0, arg1});
+    case UnaryKind::PowScalar:
+      return map<T, T>(a, IntPowFn{static_cast<std::int64_t>(arg0)});
     default:
       return cudaErrorInvalidValue;  // kernels.cpp reports these as errors before launching
   }
