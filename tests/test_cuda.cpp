@@ -6,6 +6,7 @@
 // Compiled in every build. Without a usable GPU (TRIDENT_CUDA=OFF, or no device) the CUDA tests skip and only the
 // availability checks run. Ops not yet written on this branch (exp, maximum, where, max, argmax, ...) are reached
 // through their kernels (backends/kernels.h), called on the CPU and on the GPU with the same tensors.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -575,6 +576,187 @@ TEST_F(Cuda, SumAndMeanOps) {
   const Tensor flags = random_values({10, 10}, kBool, 72);
   expect_exact(flags.to(kCuda).sum({1}).cpu(), flags.sum({1}), "bool sum");
   expect_exact(zeros({0, 3}, {.device = kCuda}).sum({0}).cpu(), zeros({3}), "empty sum");
+}
+
+// ---- matmul (cuBLAS) ------------------------------------------------------------------------------------------------
+
+namespace {
+
+// Runs kernels::matmul on the CPU and on the GPU with the same views of a and b (3-d after the view) and compares.
+// Tolerance: the standard bound for a length-K dot product in floating point, |error| <= K * eps * (|a| @ |b|),
+// doubled to cover the two sides (the CPU and cuBLAS sum in different orders).
+void check_matmul(const Tensor& a, const Tensor& b, const View& va, const View& vb, const std::string& what) {
+  const Tensor ah = va(a), bh = vb(b);
+  const Tensor ag = va(a.to(kCuda)), bg = vb(b.to(kCuda));
+  const std::int64_t B = ah.size(0), M = ah.size(1), K = ah.size(2), N = bh.size(2);
+  const Tensor want = empty({B, M, N}, {.dtype = a.dtype()});
+  const Tensor got = empty({B, M, N}, {.dtype = a.dtype(), .device = kCuda});
+  kernels::matmul(kCPU, ah, bh, want);
+  kernels::matmul(kCuda, ag, bg, got);
+  const Tensor bound = empty({B, M, N}, {.dtype = a.dtype()});
+  kernels::matmul(kCPU, ah.abs(), bh.abs(), bound);
+  const double eps = a.dtype() == kFloat32 ? 0x1p-23 : 0x1p-52;
+  const auto g = got.cpu().to_vector<double>(), w = want.to_vector<double>(), e = bound.to_vector<double>();
+  ASSERT_EQ(g.size(), w.size()) << what;
+  int failures = 0;
+  for (std::size_t i = 0; i < w.size() && failures < 5; ++i) {
+    if (!(std::abs(g[i] - w[i]) <= 2.0 * static_cast<double>(K) * eps * e[i])) {
+      ++failures;
+      ADD_FAILURE() << what << ": element " << i << ": got " << g[i] << ", want " << w[i];
+    }
+  }
+}
+
+}  // namespace
+
+TEST_F(Cuda, MatmulMatchesCpu) {
+  const std::int64_t B = 3, M = 33, K = 47, N = 29;
+  for (DType t : {kFloat32, kFloat64}) {
+    const std::string dt = t == kFloat32 ? "float32 " : "float64 ";
+    // Plain contiguous operands, one matrix and a batch.
+    check_matmul(random_values({1, M, K}, t, 91), random_values({1, K, N}, t, 92), kSame, kSame, dt + "2-d");
+    check_matmul(random_values({B, M, K}, t, 93), random_values({B, K, N}, t, 94), kSame, kSame, dt + "batched");
+    // Transposed views (column-contiguous matrices: cuBLAS op T, read in place).
+    const View tr = [](const Tensor& x) { return x.transpose(1, 2); };
+    const Tensor at = random_values({B, K, M}, t, 95), bt = random_values({B, N, K}, t, 96);
+    check_matmul(at, bt, tr, tr, dt + "both transposed");
+    check_matmul(at, random_values({B, K, N}, t, 97), tr, kSame, dt + "a transposed");
+    check_matmul(random_values({B, M, K}, t, 98), bt, kSame, tr, dt + "b transposed");
+    // Row-sliced (leading dimension > cols) and column-stepped (copied first) matrices.
+    const View rows = [K](const Tensor& x) { return x.slice(2, 0, K); };
+    const View stepped = [K](const Tensor& x) { return x.slice(2, 0, 2 * K, 2); };
+    check_matmul(random_values({B, M, K + 5}, t, 99), random_values({B, K, N}, t, 100), rows, kSame, dt + "row slice");
+    check_matmul(random_values({B, M, 2 * K}, t, 101), random_values({B, K, N}, t, 102), stepped, kSame,
+                 dt + "stepped columns");
+    // A matrix broadcast over the batch (batch stride 0), plain and transposed.
+    const View bcast = [B](const Tensor& x) { return x.expand({B, -1, -1}); };
+    const View bcast_tr = [B](const Tensor& x) { return x.transpose(1, 2).expand({B, -1, -1}); };
+    check_matmul(random_values({B, M, K}, t, 103), random_values({1, K, N}, t, 104), kSame, bcast, dt + "b broadcast");
+    check_matmul(random_values({1, K, M}, t, 105), random_values({B, K, N}, t, 106), bcast_tr, kSame,
+                 dt + "a broadcast transposed");
+    // Vectors: M == 1 or N == 1 or K == 1.
+    check_matmul(random_values({B, 1, K}, t, 107), random_values({B, K, N}, t, 108), kSame, kSame, dt + "M = 1");
+    check_matmul(random_values({B, M, K}, t, 109), random_values({B, K, 1}, t, 110), kSame, kSame, dt + "N = 1");
+    check_matmul(random_values({B, M, 1}, t, 111), random_values({B, 1, N}, t, 112), kSame, kSame, dt + "K = 1");
+  }
+}
+
+TEST_F(Cuda, MatmulEmptyAndOp) {
+  // K == 0 writes zeros (the output starts as garbage: filled with 7 first).
+  const Tensor a = zeros({2, 3, 0}, {.device = kCuda}), b = zeros({2, 0, 4}, {.device = kCuda});
+  const Tensor out = full({2, 3, 4}, 7.0, {.device = kCuda});
+  kernels::matmul(kCuda, a, b, out);
+  expect_exact(out.cpu(), zeros({2, 3, 4}), "K = 0");
+  // Through the op, with its backward (which multiplies by transposed views).
+  for (DType t : {kFloat32, kFloat64}) {
+    const Tensor x = random_values({5, 6}, t, 113), w = random_values({6, 3}, t, 114);
+    auto leaf = [](const Tensor& v, Device d) {
+      Tensor l = v.to(d).detach();
+      l.set_requires_grad(true);
+      return l;
+    };
+    const Tensor xg = leaf(x, kCuda), wg = leaf(w, kCuda), xh = leaf(x, kCPU), wh = leaf(w, kCPU);
+    const Tensor yg = xg.matmul(wg), yh = xh.matmul(wh);
+    EXPECT_EQ(yg.device(), kCuda);
+    const double tol = t == kFloat32 ? 1e-5 : 1e-12;
+    expect_close(yg.cpu(), yh, tol, tol, "matmul op");
+    (yg * yg).sum().backward();
+    (yh * yh).sum().backward();
+    expect_close(xg.grad().cpu(), xh.grad(), tol, tol, "matmul dx");
+    expect_close(wg.grad().cpu(), wh.grad(), tol, tol, "matmul dw");
+  }
+}
+
+// ---- softmax --------------------------------------------------------------------------------------------------------
+
+namespace {
+
+double max_abs_finite(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector<double>())
+    if (std::isfinite(v)) m = std::max(m, std::abs(v));
+  return m;
+}
+
+// softmax / log_softmax forward and backward on the CPU and the GPU with the same (viewed) inputs.
+// Tolerances follow the error bounds of the computation: a D-term sum in floating point has relative error up to
+// about D * eps, which enters every output (relatively for softmax, absolutely through log(sum) for log_softmax, and
+// times sum(|g|) for the backward); exp and log differ by an ulp or two between CUDA and glibc.
+void check_softmax(const Tensor& x, std::int64_t dim, bool log, const View& view, const std::string& what) {
+  const Tensor xh = view(x), xg = view(x.to(kCuda));
+  const double eps = x.dtype() == kFloat32 ? 0x1p-23 : 0x1p-52;
+  const double D = static_cast<double>(xh.size(dim));
+  const Tensor want = empty(xh.sizes(), {.dtype = x.dtype()});
+  const Tensor got = empty(xh.sizes(), {.dtype = x.dtype(), .device = kCuda});
+  kernels::softmax(kCPU, xh, want, dim, log);
+  kernels::softmax(kCuda, xg, got, dim, log);
+  const double fwd_tol = (8 + D) * eps;
+  expect_close(got.cpu(), want, fwd_tol, fwd_tol * (1 + max_abs_finite(xh) + std::log(D + 1)), what + " forward");
+  // Backward from the CPU forward's output and a random upstream gradient (viewed like x).
+  const Tensor g = random_values(x.sizes(), x.dtype(), 120);
+  const Tensor gh = view(g), gg = view(g.to(kCuda));
+  const Tensor yg = want.to(kCuda);
+  const Tensor gx_want = empty(xh.sizes(), {.dtype = x.dtype()});
+  const Tensor gx_got = empty(xh.sizes(), {.dtype = x.dtype(), .device = kCuda});
+  kernels::softmax_backward(kCPU, gh, want, gx_want, dim, log);
+  kernels::softmax_backward(kCuda, gg, yg, gx_got, dim, log);
+  const double bwd_tol = (8 + D) * eps;
+  expect_close(gx_got.cpu(), gx_want, bwd_tol, bwd_tol * D * (1 + max_abs_finite(gh)), what + " backward");
+}
+
+}  // namespace
+
+TEST_F(Cuda, SoftmaxMatchesCpu) {
+  const std::vector<Shape> shapes = {{7}, {4, 33}, {3, 1000}, {2, 5, 7, 3}, {64, 2}, {1, 1}};
+  const View transposed = [](const Tensor& t) { return t.dim() >= 2 ? t.transpose(0, t.dim() - 1) : t; };
+  for (DType t : {kFloat32, kFloat64}) {
+    for (const Shape& shape : shapes) {
+      const Tensor x = random_values(shape, t, 121);
+      for (std::int64_t dim = 0; dim < static_cast<std::int64_t>(shape.size()); ++dim) {
+        for (bool log : {false, true}) {
+          const std::string what = std::string(log ? "log_softmax " : "softmax ") +
+                                   (t == kFloat32 ? "float32 " : "float64 ") + shape_str(shape) + " dim " +
+                                   std::to_string(dim);
+          check_softmax(x, dim, log, kSame, what);
+          check_softmax(x, dim, log, transposed, what + " transposed");
+        }
+      }
+    }
+    // -inf entries give 0 / -inf; an all -inf slice, a NaN or a +inf gives a NaN slice -- on both devices alike.
+    for (bool log : {false, true}) {
+      for (std::int64_t dim : {0, 1}) {
+        Tensor x = random_values({6, 40}, t, 122);
+        set_values(x, {0, 5, 41, 42, 239}, -kInf);
+        x.slice(0, 2, 3).fill_(-kInf);  // row 2 all -inf
+        set_values(x, {130}, kNaN);     // row 3 (and column 10)
+        set_values(x, {175}, kInf);     // row 4 (and column 15)
+        const std::string what =
+            std::string(log ? "log_softmax" : "softmax") + " special values dim " + std::to_string(dim);
+        check_softmax(x, dim, log, kSame, what);
+      }
+    }
+  }
+}
+
+TEST_F(Cuda, SoftmaxOpBackward) {
+  for (DType t : {kFloat32, kFloat64}) {
+    const Tensor x = random_values({4, 9, 5}, t, 123), w = random_values({4, 9, 5}, t, 124);
+    for (std::int64_t dim : {1, 2}) {
+      auto leaf = [](const Tensor& v, Device d) {
+        Tensor l = v.to(d).detach();
+        l.set_requires_grad(true);
+        return l;
+      };
+      const Tensor xg = leaf(x, kCuda), xh = leaf(x, kCPU);
+      const Tensor lg = (xg.softmax(dim) * w.to(kCuda)).sum() + (xg.log_softmax(dim) * w.to(kCuda)).sum();
+      const Tensor lh = (xh.softmax(dim) * w).sum() + (xh.log_softmax(dim) * w).sum();
+      lg.backward();
+      lh.backward();
+      const double tol = t == kFloat32 ? 1e-5 : 1e-12;
+      expect_close(lg.cpu(), lh, tol, tol * 100, "loss");
+      expect_close(xg.grad().cpu(), xh.grad(), tol, tol * 10, "dx");
+    }
+  }
 }
 
 // ---- autograd -------------------------------------------------------------------------------------------------------

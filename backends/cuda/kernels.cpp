@@ -1,10 +1,13 @@
-// The CUDA implementations of the kernels in backends/kernels.h (copy, fill, unary, binary, where, reduce): the C++
-// side. Each checks what the CPU kernel checks, describes its tensors in launch.h's plain structs (merging dims that
-// are contiguous for every operand), and calls the launcher from the .cu files on the tensors' device and stream.
+// The CUDA implementations of the kernels in backends/kernels.h (copy, fill, unary, binary, where, reduce, softmax,
+// matmul): the C++ side. Each checks what the CPU kernel checks, describes its tensors in launch.h's plain structs
+// (merging dims that are contiguous for every operand), and calls the launcher from the .cu files on the tensors'
+// device and stream.
 #include "trident/backends/kernels.h"
 
 #include <algorithm>
 #include <initializer_list>
+#include <limits>
+#include <optional>
 #include <vector>
 
 #include "trident/backends/cuda/allocator.h"
@@ -369,12 +372,151 @@ void cuda_reduce(ReduceOp op, const Tensor& in, const Tensor& out) {
   }
 }
 
+// ---- softmax (softmax.cu) ---------------------------------------------------------------------------------------
+
+// [outer, D, inner] around `dim`.
+SoftmaxArgs softmax_geometry(const Tensor& t, std::int64_t dim) {
+  SoftmaxArgs a;
+  for (std::int64_t d = 0; d < t.dim(); ++d) {
+    if (d < dim) a.outer *= t.size(d);
+    if (d > dim) a.inner *= t.size(d);
+  }
+  a.D = t.size(dim);
+  const int device = t.device().index;
+  a.stream = current_stream(device);
+  a.multiprocessors = multiprocessor_count(device);
+  a.dtype = scalar_type(t.dtype());
+  return a;
+}
+
+void cuda_softmax(const Tensor& in, const Tensor& out, std::int64_t dim, bool log) {
+  TRIDENT_ASSERT(out.is_contiguous() && out.sizes() == in.sizes() && out.dtype() == in.dtype(),
+                 "softmax: out must be contiguous, of in's sizes and dtype");
+  TRIDENT_CHECK(in.dtype() == kFloat32 || in.dtype() == kFloat64, "softmax: expected float32 or float64, got {}",
+                in.dtype());
+  if (in.numel() == 0) return;
+  DeviceGuard guard(out.device().index);
+  const Tensor x = contiguous_as(in, in.dtype());
+  SoftmaxArgs a = softmax_geometry(x, dim);
+  a.log = log;
+  a.x = x.raw_data();
+  a.out = out.raw_data();
+  TRIDENT_CUDA_CHECK(launch_softmax(a));
+}
+
+void cuda_softmax_backward(const Tensor& grad_out, const Tensor& out, const Tensor& grad_in, std::int64_t dim,
+                           bool log) {
+  TRIDENT_ASSERT(grad_in.is_contiguous() && grad_out.sizes() == out.sizes() && grad_in.sizes() == out.sizes(),
+                 "softmax_backward: grad_in must be contiguous, all of out's sizes");
+  TRIDENT_CHECK(out.dtype() == kFloat32 || out.dtype() == kFloat64,
+                "softmax_backward: expected float32 or float64, got {}", out.dtype());
+  TRIDENT_ASSERT(grad_out.dtype() == out.dtype() && grad_in.dtype() == out.dtype(),
+                 "softmax_backward: dtypes {}, {} -> {}", grad_out.dtype(), out.dtype(), grad_in.dtype());
+  if (out.numel() == 0) return;
+  DeviceGuard guard(grad_in.device().index);
+  const Tensor g = contiguous_as(grad_out, grad_out.dtype()), y = contiguous_as(out, out.dtype());
+  SoftmaxArgs a = softmax_geometry(y, dim);
+  a.log = log;
+  a.g = g.raw_data();
+  a.y = y.raw_data();
+  a.out = grad_in.raw_data();
+  TRIDENT_CUDA_CHECK(launch_softmax_backward(a));
+}
+
+// ---- matmul (cuBLAS) --------------------------------------------------------------------------------------------
+
+// Note [Row-major matmul with cuBLAS]
+// cuBLAS is column-major. A row-major matrix with strides (s_r, 1) is, read column-major with leading dimension s_r,
+// its transpose. So the row-major product C = A B ([M, N], contiguous: ldc = N) is computed as the column-major
+// C^T = B^T A^T of sizes m = N, n = M, k = K, with B passed first and A second. An operand that is row-contiguous
+// (unit stride along its columns) is passed as stored with op N; one that is column-contiguous (a transposed view:
+// unit stride along its rows) is passed with op T and leading dimension its column stride. Batches use the strided
+// batched GEMM with the operands' own batch strides (0 for a matrix broadcast over the batch). Anything else (a
+// column stride of 2, a stride-0 row, a leading dimension too small for cuBLAS) is first copied contiguous.
+// float32 runs in full FP32 (cuBLAS's default math mode: no TF32), so results match the CPU to float32 rounding.
+struct GemmOperand {
+  bool transpose = false;  // op T (column-contiguous) rather than op N (row-contiguous)
+  std::int64_t ld = 1;
+};
+
+// How cuBLAS can read a row-major [rows, cols] matrix with strides (sr, sc) in place, or nothing.
+std::optional<GemmOperand> gemm_operand(std::int64_t rows, std::int64_t cols, std::int64_t sr, std::int64_t sc) {
+  const std::int64_t max_int = std::numeric_limits<int>::max();
+  const bool unit_cols = cols == 1 || sc == 1, unit_rows = rows == 1 || sr == 1;
+  if (unit_cols) {
+    const std::int64_t ld = rows == 1 ? std::max<std::int64_t>(cols, 1) : sr;
+    if (ld >= std::max<std::int64_t>(cols, 1) && ld <= max_int) return GemmOperand{false, ld};
+  }
+  if (unit_rows) {
+    const std::int64_t ld = cols == 1 ? std::max<std::int64_t>(rows, 1) : sc;
+    if (ld >= std::max<std::int64_t>(rows, 1) && ld <= max_int) return GemmOperand{true, ld};
+  }
+  return std::nullopt;
+}
+
+struct GemmInput {
+  Tensor matrix;  // t itself or a contiguous copy
+  GemmOperand op;
+  std::int64_t batch_stride = 0;
+};
+
+GemmInput gemm_input(const Tensor& t) {
+  if (t.size(0) == 1 || t.stride(0) >= 0) {
+    if (auto op = gemm_operand(t.size(1), t.size(2), t.stride(1), t.stride(2)))
+      return {t, *op, t.size(0) == 1 ? 0 : t.stride(0)};
+  }
+  const Tensor c = contiguous_as(t, t.dtype());
+  return {c, GemmOperand{false, std::max<std::int64_t>(c.size(2), 1)}, c.size(1) * c.size(2)};
+}
+
+void cuda_matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+  TRIDENT_ASSERT(a.dim() == 3 && b.dim() == 3 && out.dim() == 3 && out.is_contiguous(),
+                 "matmul: expected 3-d a, b and a contiguous 3-d out");
+  TRIDENT_CHECK(a.dtype() == kFloat32 || a.dtype() == kFloat64, "matmul: expected float32 or float64, got {}",
+                a.dtype());
+  TRIDENT_ASSERT(b.dtype() == a.dtype() && out.dtype() == a.dtype(), "matmul: dtypes {}, {} -> {}", a.dtype(),
+                 b.dtype(), out.dtype());
+  const std::int64_t B = a.size(0), M = a.size(1), K = a.size(2), N = b.size(2);
+  TRIDENT_ASSERT(b.size(0) == B && b.size(1) == K && out.size(0) == B && out.size(1) == M && out.size(2) == N,
+                 "matmul: shapes {} @ {} -> {}", shape_str(a.sizes()), shape_str(b.sizes()), shape_str(out.sizes()));
+  if (B == 0 || M == 0 || N == 0) return;
+  const int device = out.device().index;
+  DeviceGuard guard(device);
+  if (K == 0) {
+    TRIDENT_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, nbytes_of(out), current_stream(device)));
+    return;
+  }
+  const std::int64_t max_int = std::numeric_limits<int>::max();
+  TRIDENT_CHECK(B <= max_int && M <= max_int && N <= max_int && K <= max_int,
+                "matmul: CUDA (cuBLAS) sizes must fit in int, got {} @ {}", shape_str(a.sizes()), shape_str(b.sizes()));
+  const GemmInput ga = gemm_input(a), gb = gemm_input(b);
+  const cublasHandle_t handle = cublas_handle(device);
+  const auto op = [](const GemmOperand& o) { return o.transpose ? CUBLAS_OP_T : CUBLAS_OP_N; };
+  const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K), batch = static_cast<int>(B);
+  const int lda = static_cast<int>(gb.op.ld), ldb = static_cast<int>(ga.op.ld), ldc = m;
+  const long long stride_a = gb.batch_stride, stride_b = ga.batch_stride, stride_c = M * N;
+  if (a.dtype() == kFloat32) {
+    const float alpha = 1.0f, beta = 0.0f;
+    TRIDENT_CUBLAS_CHECK(cublasSgemmStridedBatched(
+        handle, op(gb.op), op(ga.op), m, n, k, &alpha, gb.matrix.data_ptr<float>(), lda, stride_a,
+        ga.matrix.data_ptr<float>(), ldb, stride_b, &beta, out.data_ptr<float>(), ldc, stride_c, batch));
+  } else {
+    const double alpha = 1.0, beta = 0.0;
+    TRIDENT_CUBLAS_CHECK(cublasDgemmStridedBatched(
+        handle, op(gb.op), op(ga.op), m, n, k, &alpha, gb.matrix.data_ptr<double>(), lda, stride_a,
+        ga.matrix.data_ptr<double>(), ldb, stride_b, &beta, out.data_ptr<double>(), ldc, stride_c, batch));
+  }
+}
+
 TRIDENT_REGISTER_KERNEL(kernels::copy, DeviceType::CUDA, &cuda_copy);
 TRIDENT_REGISTER_KERNEL(kernels::fill, DeviceType::CUDA, &cuda_fill);
 TRIDENT_REGISTER_KERNEL(kernels::unary, DeviceType::CUDA, &cuda_unary);
 TRIDENT_REGISTER_KERNEL(kernels::binary, DeviceType::CUDA, &cuda_binary);
 TRIDENT_REGISTER_KERNEL(kernels::where, DeviceType::CUDA, &cuda_where);
 TRIDENT_REGISTER_KERNEL(kernels::reduce, DeviceType::CUDA, &cuda_reduce);
+TRIDENT_REGISTER_KERNEL(kernels::softmax, DeviceType::CUDA, &cuda_softmax);
+TRIDENT_REGISTER_KERNEL(kernels::softmax_backward, DeviceType::CUDA, &cuda_softmax_backward);
+TRIDENT_REGISTER_KERNEL(kernels::matmul, DeviceType::CUDA, &cuda_matmul);
 
 }  // namespace
 }  // namespace trident::cuda

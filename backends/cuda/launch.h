@@ -77,4 +77,21 @@ struct ReducePlan {
 ReducePlan plan_reduce(ReduceKind op, const ReduceArgs& args);
 cudaError_t launch_reduce(ReduceKind op, const ReduceArgs& args, const ReducePlan& plan, void* workspace);
 
+// Softmax / log_softmax over the middle dim of a contiguous [outer, D, inner] block (softmax.cu). Forward: reads x,
+// writes y. Backward: reads g (grad_out) and y (the forward's output), writes gx. All three contiguous, one dtype
+// (Float32 or Float64).
+struct SoftmaxArgs {
+  cudaStream_t stream = nullptr;
+  int multiprocessors = 1;  // of the device: sizes the grid of the columns kernel
+  ScalarType dtype = ScalarType::Float32;
+  bool log = false;
+  std::int64_t outer = 1, D = 1, inner = 1;
+  const void* x = nullptr;  // forward input
+  const void* g = nullptr;  // backward: grad_out
+  const void* y = nullptr;  // backward: the forward's output
+  void* out = nullptr;      // forward: y; backward: gx
+};
+cudaError_t launch_softmax(const SoftmaxArgs& args);
+cudaError_t launch_softmax_backward(const SoftmaxArgs& args);
+
 }  // namespace trident::cuda
