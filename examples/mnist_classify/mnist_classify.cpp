@@ -16,6 +16,10 @@
 //                velocity per parameter, v <- 0.9 v + g, and steps p <- p - lr v: consistent gradient directions add
 //                up, noisy ones cancel. optimizer.zero_grad() then clears the gradients, because backward adds into
 //                them.
+//   5. schedule: the learning rate starts at --lr and follows half a cosine down to 0 over the whole run, step by
+//                step (CosineAnnealingLR). Large steps early move fast; small steps at the end settle the weights
+//                into a minimum instead of jittering around it, which is worth a few tenths of a percent of
+//                accuracy. --schedule constant keeps --lr throughout.
 //
 // After each pass over the training set (an epoch) the model is evaluated on the test set, which it never trains on:
 // in evaluation mode, without recording a graph (NoGradGuard), counting how often argmax(logits) is the label. The
@@ -26,11 +30,13 @@
 //   mlp  flatten, linear 784->256, ReLU, linear 256->256, ReLU, linear 256->10
 //
 // Usage: mnist_classify [--model cnn|mlp] [--epochs N] [--batch B] [--lr LR] [--optimizer sgd|adam] [--threads T]
-//                       [--seed S] [--data DIR] [--save PATH] [--resume PATH] [--max-steps N] [--check]
+//                       [--schedule cosine|constant] [--seed S] [--data DIR] [--save PATH] [--resume PATH] [--max-steps
+//                       N] [--check]
 //   --data DIR     where the MNIST IDX files are (default: $TRIDENT_DATA/mnist or ~/.cache/trident/mnist; fetch
 //                  them with `bash scripts/fetch-mnist.sh`)
 //   --save PATH    write a checkpoint (model, optimizer state, epoch) after every epoch
-//   --resume PATH  continue from such a checkpoint: the next epoch after the one it saved
+//   --resume PATH  continue from such a checkpoint: the next epoch after the one it saved, for --epochs more epochs
+//                  (the cosine schedule then spans the checkpoint's epochs and these)
 //   --max-steps N  stop after N training steps in all (smoke tests), then evaluate
 //   --check        exit with status 1 unless the loss fell: the mean of the last 5 steps' losses must be below the
 //                  mean of the first 5 (the test suite's smoke test)
@@ -54,6 +60,7 @@
 #include "trident/losses/classification.h"
 #include "trident/optim/adam.h"
 #include "trident/optim/checkpoint.h"
+#include "trident/optim/scheduler.h"
 #include "trident/optim/sgd.h"
 
 using namespace trident;
@@ -66,6 +73,7 @@ struct Args {
   std::int64_t batch = 128;
   double lr = 0.05;
   std::string optimizer = "sgd";
+  std::string schedule = "cosine";
   int threads = 2;
   std::uint64_t seed = 1;
   std::optional<std::string> data;
@@ -79,7 +87,8 @@ struct Args {
   std::fprintf(stderr,
                "mnist_classify: %s\n"
                "usage: mnist_classify [--model cnn|mlp] [--epochs N] [--batch B] [--lr LR] [--optimizer sgd|adam]\n"
-               "                      [--threads T] [--seed S] [--data DIR] [--save PATH] [--resume PATH]\n"
+               "                      [--threads T] [--schedule cosine|constant] [--seed S] [--data DIR] [--save PATH] "
+               "[--resume PATH]\n"
                "                      [--max-steps N] [--check]\n",
                message);
   std::exit(2);
@@ -104,6 +113,8 @@ Args parse_args(int argc, char** argv) {
         args.lr = std::stod(value());
       else if (flag == "--optimizer")
         args.optimizer = value();
+      else if (flag == "--schedule")
+        args.schedule = value();
       else if (flag == "--threads")
         args.threads = std::stoi(value());
       else if (flag == "--seed")
@@ -128,6 +139,7 @@ Args parse_args(int argc, char** argv) {
   }
   if (args.model != "cnn" && args.model != "mlp") usage("--model must be cnn or mlp");
   if (args.optimizer != "sgd" && args.optimizer != "adam") usage("--optimizer must be sgd or adam");
+  if (args.schedule != "cosine" && args.schedule != "constant") usage("--schedule must be cosine or constant");
   if (args.epochs < 1 || args.batch < 1 || args.threads < 1 || !(args.lr > 0)) {
     usage("--epochs, --batch, --threads and --lr must be positive");
   }
@@ -233,11 +245,13 @@ int run(const Args& args) {
   } else {
     optimizer = std::make_unique<optim::Adam>(model->parameters(), optim::AdamOptions{.lr = args.lr});
   }
-  std::printf("%s: %lld parameters, %s lr %g, batch %lld, %d threads; %lld train / %lld test images from %s\n",
+  std::printf("%s: %lld parameters, %s lr %g (%s), batch %lld, %d threads; %lld train / %lld test images from %s\n",
               args.model.c_str(), static_cast<long long>(model->num_parameters()), args.optimizer.c_str(), args.lr,
-              static_cast<long long>(args.batch), args.threads, static_cast<long long>(train_set->size()),
-              static_cast<long long>(test_set->size()), dir.c_str());
+              args.schedule.c_str(), static_cast<long long>(args.batch), args.threads,
+              static_cast<long long>(train_set->size()), static_cast<long long>(test_set->size()), dir.c_str());
 
+  // The scheduler records args.lr as its base lr now, before a checkpoint's (decayed) lr is loaded.
+  std::unique_ptr<optim::LRScheduler> scheduler;
   int first_epoch = 1;
   if (!args.resume.empty()) {
     const auto metadata = optim::load_checkpoint(args.resume, model_tensors(*model), optimizer.get());
@@ -245,6 +259,14 @@ int run(const Args& args) {
     TRIDENT_CHECK(it != metadata.end(), "mnist_classify: checkpoint {} has no 'epoch' entry", args.resume);
     first_epoch = std::stoi(it->second) + 1;
     std::printf("resumed from %s after epoch %d\n", args.resume.c_str(), first_epoch - 1);
+  }
+  if (args.schedule == "cosine") {
+    const std::int64_t per_epoch = train_loader.size();
+    std::int64_t total_steps = (first_epoch - 1 + args.epochs) * per_epoch;
+    if (args.max_steps >= 0) total_steps = std::min(total_steps, (first_epoch - 1) * per_epoch + args.max_steps);
+    for (auto& group : optimizer->param_groups()) group.set_lr(args.lr);  // the base lr, also after a resume
+    scheduler = std::make_unique<optim::CosineAnnealingLR>(*optimizer, std::max<std::int64_t>(total_steps, 1));
+    scheduler->set_last_epoch((first_epoch - 1) * per_epoch);
   }
 
   std::vector<double> losses;  // every step's loss, for --check
@@ -263,6 +285,7 @@ int run(const Args& args) {
       optimizer->zero_grad();
       loss.backward();
       optimizer->step();
+      if (scheduler) scheduler->step();
       losses.push_back(loss.item<float>());
       ++done;
       ++steps;
