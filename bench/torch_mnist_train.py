@@ -1,7 +1,7 @@
 """PyTorch's side of bench/train_throughput.cpp: training steps per second of the mnist_classify models.
 
-Run with /usr/bin/python3 (PyTorch 1.13). The same models (examples/mnist_classify/models.h), the same fixed random
-batch of MNIST's shape, SGD lr 0.05 momentum 0.9, `warmup` untimed steps then `steps` timed ones, 2 threads. Prints
+Run with /usr/bin/python3 (PyTorch 1.13). The same models (examples/mnist_classify/models.h), the same kind of random
+data made before timing (8 batches of N(0, 1) images of MNIST's shape used in turn, fresh random labels each step), SGD lr 0.05 momentum 0.9, `warmup` untimed steps then `steps` timed ones, 2 threads. Prints
 one line in train_throughput's format:
     torch model=cnn batch=128 steps=100 seconds=... images_per_s=... peak_rss_mb=...
 peak_rss_mb is resource.getrusage's ru_maxrss (KiB on Linux) in MiB: the whole process, the Python interpreter and
@@ -42,11 +42,14 @@ def main():
     torch.manual_seed(0)
     model = make_model(args.model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    images = torch.randn(args.batch, 1, 28, 28)
-    labels = torch.randint(0, 10, (args.batch,))
+    images = [torch.randn(args.batch, 1, 28, 28) for _ in range(8)]
+    labels = [torch.randint(0, 10, (args.batch,)) for _ in range(args.warmup + args.steps)]
+    step = 0
 
     def train_step():
-        loss = F.cross_entropy(model(images), labels)
+        nonlocal step
+        loss = F.cross_entropy(model(images[step % len(images)]), labels[step])
+        step += 1
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

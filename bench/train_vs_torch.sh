@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Training throughput of the mnist_classify models (cnn, mlp), trident vs PyTorch 1.13, side by side.
 #
-# Both sides train the same network on one fixed random batch of MNIST's shape (no file reading in the timed part):
+# Both sides train the same network on random data of MNIST's shape made beforehand (no file reading while timed):
 # WARMUP untimed steps, then STEPS timed ones, batch BATCH, SGD lr 0.05 momentum 0.9, 2 threads (OMP_NUM_THREADS=2,
 # torch.set_num_threads(2)). Each measurement is its own process, so peak RSS (getrusage ru_maxrss) is per model.
 # The two sides run alternately, REPEATS times each, and the table shows the best (highest images/s) run of each:
 # the machine is shared, and the best run is the one least disturbed by others.
+#
+# Mind which PyTorch this is: Debian's python3-torch 1.13 (/usr/bin/python3) is built with BLAS_INFO=generic, the
+# unoptimised reference BLAS (see torch.__config__.show()), so its nn.Linear is slow -- a [128, 784] x [784, 256]
+# matmul takes ~8 ms on 2 threads. Its convolutions go through oneDNN (mkldnn) and are representative; the MLP's
+# ratio is not what a PyTorch built with MKL or OpenBLAS would give.
 #
 # Usage: bash bench/train_vs_torch.sh [BUILD_DIR]    (BUILD_DIR holds bench/train_throughput; default: build)
 #   env: STEPS (100), WARMUP (10), BATCH (128), REPEATS (3), PYTHON (/usr/bin/python3)
