@@ -133,18 +133,16 @@ struct SumOp {
     std::int64_t i = 0;
     Acc acc = 0;
     if constexpr (std::is_same_v<T, float>) {
-      // Four float64 vector accumulators; each load of 8 floats is widened before it is added.
-      using D8 = simd::Vec<double, 8>;
-      D8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+      // Eight float64 accumulators of 4 lanes (one AVX2 register each: 64-byte vectors would go through memory
+      // without AVX-512); each load of 4 floats is widened before it is added.
+      using D4 = simd::Vec<double, 4>;
+      D4 a[8] = {};
       for (; i + 32 <= n; i += 32) {
         prefetch_ahead(p + i, 32);
-        a0 += __builtin_convertvector(load<8>(p + i), D8);
-        a1 += __builtin_convertvector(load<8>(p + i + 8), D8);
-        a2 += __builtin_convertvector(load<8>(p + i + 16), D8);
-        a3 += __builtin_convertvector(load<8>(p + i + 24), D8);
+        for (int k = 0; k < 8; ++k) a[k] += __builtin_convertvector(load<4>(p + i + 4 * k), D4);
       }
-      a0 = (a0 + a1) + (a2 + a3);
-      for (int l = 0; l < 8; ++l) acc += a0[l];
+      const D4 s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+      for (int l = 0; l < 4; ++l) acc += s[l];
     } else if constexpr (!std::is_same_v<T, bool>) {
       // double, int64: four independent vector accumulators
       constexpr int W = 64 / sizeof(T);
