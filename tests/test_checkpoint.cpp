@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "file_testing.h"
 #include "gradcheck.h"
 #include "trident/backends/kernels.h"
 #include "trident/core/io/safetensors.h"
@@ -26,30 +27,10 @@ namespace {
 
 using trident::testing::random_tensor;
 
-const std::string kData = std::string(TRIDENT_SOURCE_DIR) + "/tests/data/";
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<std::string> list_dir(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(name);
-    }
-    ::closedir(d);
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
+using trident::testing::kData;
+using trident::testing::list_dir;
+using trident::testing::read_bytes;
+using trident::testing::write_bytes;
 
 // Same dtype, shape and bytes (so -0.0 and NaN payloads count).
 void expect_identical(const Tensor& got, const Tensor& want, const std::string& what) {

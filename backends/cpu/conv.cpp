@@ -150,7 +150,7 @@ std::shared_ptr<ConvPrimitives> create_primitives(const Shape& x, const Shape& w
            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                              P->src_any, P->weights_any, P->dst_any, P->strides, P->dilates,
                                              P->padding_l, P->padding_r);
-  P->fwd_pd = dnnl::convolution_forward::primitive_desc(fwd_desc, cpu_engine());
+  P->fwd_pd = dnnl::convolution_forward::primitive_desc(fwd_desc, dnnl_engine());
   P->fwd = dnnl::convolution_forward(P->fwd_pd);
   return P;
 }
@@ -159,7 +159,7 @@ void ensure_backward_data(ConvPrimitives& P) {
   std::call_once(P.bwd_data_once, [&] {
     const dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, P.src_any, P.weights_any,
                                                   P.dst_any, P.strides, P.dilates, P.padding_l, P.padding_r);
-    P.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(d, cpu_engine(), P.fwd_pd);
+    P.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(d, dnnl_engine(), P.fwd_pd);
     P.bwd_data = dnnl::convolution_backward_data(P.bwd_data_pd);
   });
 }
@@ -172,7 +172,7 @@ void ensure_backward_weights(ConvPrimitives& P) {
                               : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, P.src_any,
                                                                          P.weights_any, P.dst_any, P.strides, P.dilates,
                                                                          P.padding_l, P.padding_r);
-    P.bwd_weights_pd = dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), P.fwd_pd);
+    P.bwd_weights_pd = dnnl::convolution_backward_weights::primitive_desc(d, dnnl_engine(), P.fwd_pd);
     P.bwd_weights = dnnl::convolution_backward_weights(P.bwd_weights_pd);
   });
 }
@@ -207,21 +207,21 @@ std::shared_ptr<ConvPrimitives> primitives_for(const Shape& x, const Shape& w, c
 // Input `user` (trident's buffer) in the layout `want`: itself when the layouts agree, else a reordered copy.
 memory input_as(memory user, const memory::desc& want) {
   if (user.get_desc() == want) return user;
-  memory m(want, cpu_engine());
-  dnnl::reorder(user, m).execute(cpu_stream(), user, m);
+  memory m(want, dnnl_engine());
+  dnnl::reorder(user, m).execute(dnnl_stream(), user, m);
   return m;
 }
 
 // A buffer in the layout `produced` for an output whose final home is `user`: `user` itself when they agree.
 memory output_as(const memory& user, const memory::desc& produced) {
   if (user.get_desc() == produced) return user;
-  return memory(produced, cpu_engine());
+  return memory(produced, dnnl_engine());
 }
 
 // Copies an output written in another layout back into trident's buffer.
 void finish_output(memory produced, memory user) {
   if (produced.get(true) == user.get(true)) return;
-  dnnl::reorder(produced, user).execute(cpu_stream(), produced, user);
+  dnnl::reorder(produced, user).execute(dnnl_stream(), produced, user);
 }
 
 // x: [N, C_in, H, W], weight, bias: [C_out] or undefined -> out: [N, C_out, H_out, W_out]
@@ -236,9 +236,9 @@ void cpu_conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
   const memory dst = output_as(dst_user, P->fwd_pd.dst_desc());
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}};
   if (bias.defined()) args.emplace(DNNL_ARG_BIAS, wrap(P->bias_plain, bias));
-  P->fwd.execute(cpu_stream(), args);
+  P->fwd.execute(dnnl_stream(), args);
   finish_output(dst, dst_user);
-  cpu_stream().wait();
+  dnnl_stream().wait();
 }
 
 // grad_out: [N, C_out, H_out, W_out], weight -> grad_x: [N, C_in, H, W]
@@ -258,10 +258,10 @@ void cpu_conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, cons
   const memory wts = input_as(wrap(P->weights_plain, weight), pd.weights_desc());
   const memory diff_src_user = wrap(P->src_plain, grad_x);
   const memory diff_src = output_as(diff_src_user, pd.diff_src_desc());
-  P->bwd_data.execute(cpu_stream(),
+  P->bwd_data.execute(dnnl_stream(),
                       {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DIFF_SRC, diff_src}});
   finish_output(diff_src, diff_src_user);
-  cpu_stream().wait();
+  dnnl_stream().wait();
 }
 
 // grad_out, x -> grad_weight: [C_out, C_in / G, kH, kW], grad_bias: [C_out] or undefined
@@ -285,9 +285,9 @@ void cpu_conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const T
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wts}};
   if (grad_bias.defined()) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(P->bias_plain, grad_bias));
-  P->bwd_weights.execute(cpu_stream(), args);
+  P->bwd_weights.execute(dnnl_stream(), args);
   finish_output(diff_wts, diff_wts_user);
-  cpu_stream().wait();
+  dnnl_stream().wait();
 }
 
 TRIDENT_REGISTER_KERNEL(kernels::conv2d_forward, DeviceType::CPU, &cpu_conv2d_forward);

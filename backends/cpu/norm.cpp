@@ -219,11 +219,11 @@ std::shared_ptr<BnPrimitives> bn_primitives(const Shape& x, bool training, bool 
     if (!training) flags |= dnnl::normalization_flags::use_global_stats;
     const dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, P->data,
                                                      static_cast<float>(eps), flags);
-    P->fwd_pd = dnnl::batch_normalization_forward::primitive_desc(fd, cpu_engine());
+    P->fwd_pd = dnnl::batch_normalization_forward::primitive_desc(fd, dnnl_engine());
     P->fwd = dnnl::batch_normalization_forward(P->fwd_pd);
     const dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, P->data, P->data,
                                                       static_cast<float>(eps), flags);
-    P->bwd_pd = dnnl::batch_normalization_backward::primitive_desc(bd, cpu_engine(), P->fwd_pd);
+    P->bwd_pd = dnnl::batch_normalization_backward::primitive_desc(bd, dnnl_engine(), P->fwd_pd);
     P->bwd = dnnl::batch_normalization_backward(P->bwd_pd);
     return P;
   });
@@ -240,8 +240,8 @@ void onednn_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
                                        {DNNL_ARG_VARIANCE, wrap(P->stats, var)}};
   if (weight.defined()) args.emplace(DNNL_ARG_SCALE, wrap(P->stats, weight));
   if (bias.defined()) args.emplace(DNNL_ARG_SHIFT, wrap(P->stats, bias));
-  P->fwd.execute(cpu_stream(), args);
-  cpu_stream().wait();
+  P->fwd.execute(dnnl_stream(), args);
+  dnnl_stream().wait();
 }
 
 void onednn_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& mean,
@@ -268,8 +268,8 @@ void onednn_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weig
     args.emplace(DNNL_ARG_SCALE, wrap(P->stats, weight));
     args.emplace(DNNL_ARG_DIFF_SCALE, wrap(P->stats, gw));
   }
-  P->bwd.execute(cpu_stream(), args);
-  cpu_stream().wait();
+  P->bwd.execute(dnnl_stream(), args);
+  dnnl_stream().wait();
   if (grad_weight.defined() && !weight.defined()) {
     // No scale, so oneDNN computed no diff_scale: grad_weight = sum g xhat is asked for a weight of 1 that the
     // caller did not pass (not reachable from the op, which only asks for gradients of defined inputs).

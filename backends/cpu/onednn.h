@@ -1,24 +1,22 @@
-// The one oneDNN CPU engine and stream that every oneDNN primitive of trident runs on.
-//
-// oneDNN's CPU stream executes primitives synchronously on the calling thread (in its OpenMP pool), so one shared
-// stream serves all callers; primitives are immutable after creation and may run concurrently.
+// Helpers for the oneDNN-backed CPU kernels (conv, pool, norm): dims, memory wrappers, error translation. The engine
+// and stream they run on are the ones of dnnl_context.h, shared with matmul.
 #pragma once
 
 #include <dnnl.hpp>
+
+#include "trident/backends/cpu/dnnl_context.h"  // the one engine and stream
 
 #include "trident/core/tensor.h"
 
 namespace trident::cpu {
 
-dnnl::engine& cpu_engine();
-dnnl::stream& cpu_stream();
 
 // dnnl dims from trident sizes.
 inline dnnl::memory::dims to_dnnl_dims(const Shape& sizes) { return dnnl::memory::dims(sizes.begin(), sizes.end()); }
 
 // A oneDNN memory object over the data of a contiguous float32 tensor (no copy), with descriptor `desc`.
 inline dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& t) {
-  return dnnl::memory(desc, cpu_engine(), t.raw_data());
+  return dnnl::memory(desc, dnnl_engine(), t.raw_data());
 }
 
 // Runs f(), turning a dnnl::error (an unsupported configuration, an allocation failure) into a trident::Error that

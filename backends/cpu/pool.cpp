@@ -59,7 +59,7 @@ std::shared_ptr<PoolPrimitives> create_pool(const Shape& x, const Shape& out, co
   P->padding_r = {p.padding[0], p.padding[1]};
   const dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_training, alg, P->src, P->dst, P->strides, P->kernel,
                                       P->padding_l, P->padding_r);
-  P->fwd_pd = dnnl::pooling_forward::primitive_desc(d, cpu_engine());
+  P->fwd_pd = dnnl::pooling_forward::primitive_desc(d, dnnl_engine());
   P->fwd = dnnl::pooling_forward(P->fwd_pd);
   return P;
 }
@@ -82,7 +82,7 @@ void ensure_backward(PoolPrimitives& P, const char* kernel) {
   onednn_call(kernel, [&] {
     std::call_once(P.bwd_once, [&] {
       const dnnl::pooling_backward::desc d(P.alg, P.src, P.dst, P.strides, P.kernel, P.padding_l, P.padding_r);
-      P.bwd_pd = dnnl::pooling_backward::primitive_desc(d, cpu_engine(), P.fwd_pd);
+      P.bwd_pd = dnnl::pooling_backward::primitive_desc(d, dnnl_engine(), P.fwd_pd);
       P.bwd = dnnl::pooling_backward(P.bwd_pd);
     });
   });
@@ -98,10 +98,10 @@ Tensor cpu_max_pool2d_forward(const Tensor& x, const Tensor& out, const kernels:
   const memory::desc ws_desc = P->fwd_pd.workspace_desc();
   const auto ws_bytes = static_cast<std::int64_t>(ws_desc.get_size());
   Tensor workspace = empty({(ws_bytes + 7) / 8}, {.dtype = kInt64});
-  P->fwd.execute(cpu_stream(), {{DNNL_ARG_SRC, wrap(P->src, x)},
+  P->fwd.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(P->src, x)},
                                 {DNNL_ARG_DST, wrap(P->dst, out)},
                                 {DNNL_ARG_WORKSPACE, wrap(ws_desc, workspace)}});
-  cpu_stream().wait();
+  dnnl_stream().wait();
   return workspace;
 }
 
@@ -114,10 +114,10 @@ void cpu_max_pool2d_backward(const Tensor& grad_out, const Tensor& workspace, co
   const auto P =
       pool_primitives(grad_x.sizes(), grad_out.sizes(), params, dnnl::algorithm::pooling_max, "max_pool2d_backward");
   ensure_backward(*P, "max_pool2d_backward");
-  P->bwd.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, wrap(P->dst, grad_out)},
+  P->bwd.execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, wrap(P->dst, grad_out)},
                                 {DNNL_ARG_DIFF_SRC, wrap(P->src, grad_x)},
                                 {DNNL_ARG_WORKSPACE, wrap(P->fwd_pd.workspace_desc(), workspace)}});
-  cpu_stream().wait();
+  dnnl_stream().wait();
 }
 
 void cpu_avg_pool2d_forward(const Tensor& x, const Tensor& out, const kernels::Pool2dParams& params) {
@@ -125,8 +125,8 @@ void cpu_avg_pool2d_forward(const Tensor& x, const Tensor& out, const kernels::P
   if (out.numel() == 0) return;
   const auto P =
       pool_primitives(x.sizes(), out.sizes(), params, dnnl::algorithm::pooling_avg_include_padding, "avg_pool2d");
-  P->fwd.execute(cpu_stream(), {{DNNL_ARG_SRC, wrap(P->src, x)}, {DNNL_ARG_DST, wrap(P->dst, out)}});
-  cpu_stream().wait();
+  P->fwd.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(P->src, x)}, {DNNL_ARG_DST, wrap(P->dst, out)}});
+  dnnl_stream().wait();
 }
 
 void cpu_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_x, const kernels::Pool2dParams& params) {
@@ -136,9 +136,9 @@ void cpu_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_x, const
   const auto P = pool_primitives(grad_x.sizes(), grad_out.sizes(), params, dnnl::algorithm::pooling_avg_include_padding,
                                  "avg_pool2d_backward");
   ensure_backward(*P, "avg_pool2d_backward");
-  P->bwd.execute(cpu_stream(),
+  P->bwd.execute(dnnl_stream(),
                  {{DNNL_ARG_DIFF_DST, wrap(P->dst, grad_out)}, {DNNL_ARG_DIFF_SRC, wrap(P->src, grad_x)}});
-  cpu_stream().wait();
+  dnnl_stream().wait();
 }
 
 // Adaptive windows (PyTorch's rule): output index i of `out` covers [floor(i in / out), ceil((i + 1) in / out)).
