@@ -2,8 +2,11 @@
 #pragma once
 
 #include <dirent.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -37,5 +40,21 @@ inline std::vector<std::string> list_dir(const std::string& dir) {
   std::sort(names.begin(), names.end());
   return names;
 }
+
+// A fresh empty directory per test (path(name) inside it), removed with its files afterwards.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = ::testing::TempDir() + "trident_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    dir_ = templ + "/";
+  }
+  void TearDown() override {
+    for (const auto& name : list_dir(dir_)) ::unlink((dir_ + name).c_str());
+    ::rmdir(dir_.c_str());
+  }
+  std::string path(const std::string& name) const { return dir_ + name; }
+  std::string dir_;
+};
 
 }  // namespace trident::testing

@@ -68,24 +68,35 @@ inline ::testing::AssertionResult gradcheck(const std::function<Tensor(const std
       const double numeric = (fp - fm) / (2 * opt.eps);
       const double a = analytic.contiguous().data_ptr<double>()[i];
       if (!(std::abs(a - numeric) <= opt.atol + opt.rtol * std::abs(numeric))) {
-        return ::testing::AssertionFailure() << "gradcheck: input " << k << " element " << i << ": analytic " << a
-                                             << " vs numeric " << numeric;
+        return ::testing::AssertionFailure()
+               << "gradcheck: input " << k << " element " << i << ": analytic " << a << " vs numeric " << numeric;
       }
     }
   }
   return ::testing::AssertionSuccess();
 }
 
+// Same shape and |a - b| <= atol + rtol |b| elementwise (compared in float64).
+inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol, double rtol) {
+  if (a.sizes() != b.sizes())
+    return ::testing::AssertionFailure() << "shapes " << shape_str(a.sizes()) << " vs " << shape_str(b.sizes());
+  const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
+  for (std::size_t i = 0; i < va.size(); ++i)
+    if (!(std::abs(va[i] - vb[i]) <= atol + rtol * std::abs(vb[i])))
+      return ::testing::AssertionFailure() << "element " << i << ": " << va[i] << " vs " << vb[i];
+  return ::testing::AssertionSuccess();
+}
+
 // EXPECT_THROW_MSG(stmt, "substring"): stmt throws trident::Error whose message contains the substring.
-#define EXPECT_THROW_MSG(stmt, substring)                                                             \
-  do {                                                                                                \
-    try {                                                                                             \
-      stmt;                                                                                           \
+#define EXPECT_THROW_MSG(stmt, substring)                                                              \
+  do {                                                                                                 \
+    try {                                                                                              \
+      stmt;                                                                                            \
       ADD_FAILURE() << "expected trident::Error containing \"" << (substring) << "\", nothing thrown"; \
-    } catch (const ::trident::Error& e) {                                                             \
-      EXPECT_NE(std::string(e.what()).find(substring), std::string::npos)                            \
-          << "message: " << e.what() << "\nexpected to contain: " << (substring);                    \
-    }                                                                                                 \
+    } catch (const ::trident::Error& e) {                                                              \
+      EXPECT_NE(std::string(e.what()).find(substring), std::string::npos)                              \
+          << "message: " << e.what() << "\nexpected to contain: " << (substring);                      \
+    }                                                                                                  \
   } while (0)
 
 }  // namespace trident::testing

@@ -58,20 +58,7 @@ NamedTensors expected_fixture() {
 }
 const std::map<std::string, std::string> kFixtureMetadata = {{"format", "pt"}, {"producer", "trident interop test"}};
 
-class Safetensors : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string templ = ::testing::TempDir() + "trident_safetensors_XXXXXX";
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ + "/";
-  }
-  void TearDown() override {
-    for (const auto& name : list_dir(dir_)) ::unlink((dir_ + name).c_str());
-    ::rmdir(dir_.c_str());
-  }
-  std::string path(const std::string& name) const { return dir_ + name; }
-  std::string dir_;
-};
+class Safetensors : public trident::testing::TempDirTest {};
 
 // ---- round trips and interoperability
 // ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include "trident/ops/conv.h"
 
 using namespace trident;
+using trident::testing::all_close;
 using trident::testing::gradcheck;
 using trident::testing::random_tensor;
 
@@ -49,16 +50,6 @@ kernels::Conv2dParams params_of(const Conv2dOptions& o) {
   return {.stride = o.stride, .padding = o.padding, .dilation = o.dilation, .groups = o.groups};
 }
 
-// max |a - b| / (atol + rtol |b|) <= 1 elementwise.
-::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol, double rtol) {
-  if (a.sizes() != b.sizes())
-    return ::testing::AssertionFailure() << "shapes " << shape_str(a.sizes()) << " vs " << shape_str(b.sizes());
-  const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
-  for (std::size_t i = 0; i < va.size(); ++i)
-    if (!(std::abs(va[i] - vb[i]) <= atol + rtol * std::abs(vb[i])))
-      return ::testing::AssertionFailure() << "element " << i << ": " << va[i] << " vs " << vb[i];
-  return ::testing::AssertionSuccess();
-}
 
 // Tolerance of a float32 kernel against the double-accumulating reference. The kernel accumulates K products in
 // float32 (K = C_in/G * kH * kW for the forward and backward-data terms, N * H_out * W_out for the weight

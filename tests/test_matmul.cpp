@@ -11,6 +11,7 @@
 #include "trident/backends/reference/matmul.h"
 
 using namespace trident;
+using trident::testing::all_close;
 using trident::testing::gradcheck;
 using trident::testing::random_tensor;
 
@@ -45,17 +46,6 @@ Tensor abs_f64(const Tensor& t) {
   return tensor(v, t.sizes());
 }
 
-// Every element within atol + rtol * |expected|.
-::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double atol, double rtol) {
-  if (actual.sizes() != expected.sizes())
-    return ::testing::AssertionFailure() << "shape " << shape_str(actual.sizes()) << " vs "
-                                         << shape_str(expected.sizes());
-  const auto x = actual.to_vector<double>(), y = expected.to_vector<double>();
-  for (std::size_t i = 0; i < x.size(); ++i)
-    if (!(std::abs(x[i] - y[i]) <= atol + rtol * std::abs(y[i])))
-      return ::testing::AssertionFailure() << "element " << i << ": " << x[i] << " vs " << y[i];
-  return ::testing::AssertionSuccess();
-}
 
 // Note [Tolerance of a float32 matmul]
 // Each output element is a K-term dot product. In floating point with unit roundoff u, whatever the order of the

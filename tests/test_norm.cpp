@@ -9,20 +9,11 @@
 #include "trident/ops/norm.h"
 
 using namespace trident;
+using trident::testing::all_close;
 using trident::testing::gradcheck;
 using trident::testing::random_tensor;
 
 namespace {
-
-::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol, double rtol) {
-  if (a.sizes() != b.sizes())
-    return ::testing::AssertionFailure() << "shapes " << shape_str(a.sizes()) << " vs " << shape_str(b.sizes());
-  const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
-  for (std::size_t i = 0; i < va.size(); ++i)
-    if (!(std::abs(va[i] - vb[i]) <= atol + rtol * std::abs(vb[i])))
-      return ::testing::AssertionFailure() << "element " << i << ": " << va[i] << " vs " << vb[i];
-  return ::testing::AssertionSuccess();
-}
 
 class BatchNormImpls : public ::testing::TestWithParam<cpu::BatchNormImpl> {
  protected:

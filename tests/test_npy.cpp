@@ -22,20 +22,7 @@ using trident::testing::read_bytes;
 using trident::testing::write_bytes;
 
 // A fresh empty directory per test.
-class Npy : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string templ = ::testing::TempDir() + "trident_npy_XXXXXX";
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ + "/";
-  }
-  void TearDown() override {
-    for (const auto& name : list_dir(dir_)) ::unlink((dir_ + name).c_str());
-    ::rmdir(dir_.c_str());
-  }
-  std::string path(const std::string& name) const { return dir_ + name; }
-  std::string dir_;
-};
+class Npy : public trident::testing::TempDirTest {};
 
 // A version 1.0 header for `dict` (padded to 64 bytes like NumPy's) followed by `data`.
 std::string npy_file(const std::string& dict, const std::string& data, char major = 1) {
