@@ -1,0 +1,69 @@
+// What every metric-learning loss and miner shares: distance options, input checks, the distance matrix and its
+// backward, per-call statistics. Semantics: ../shared/guide/METRIC_LEARNING.md (docs/metric-learning.md for learners).
+//
+// Conventions of the metric losses (losses/triplet.h, losses/pair.h, losses/proxy.h, ...):
+// - Inputs: embeddings [B, D] float32/float64 on the CPU, labels [B] int64 (any values: only equality matters).
+// - Errors (trident::Error naming the loss): embeddings not 2-d, labels not int64 or of the wrong length, B < 2,
+//   a NaN or infinity in the embeddings, a tensor on another device.
+// - No tuple to learn from (one class: no negatives; all classes distinct: no positives; nothing mined): the loss
+//   is 0 and the gradient is exactly 0 -- a defined result, not an error, since a sampler may produce such a batch.
+// - A loss is one autograd node on the prepared embeddings (see prepare_embeddings): its forward computes the value
+//   and what backward needs; its backward forms G = dL/dD (B x B) by hand and turns it into dL/de with
+//   distance_matrix_backward (one GEMM).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "trident/core/tensor.h"
+#include "trident/ops/distance.h"
+
+namespace trident {
+
+// How a loss measures closeness. normalize: L2-normalise the embeddings first (on by default, as in most of the
+// literature). Cosine always normalises (it is the dot product of normalised vectors).
+struct DistanceOptions {
+  Distance distance = Distance::Euclidean;
+  bool normalize = true;
+};
+std::string to_string(const DistanceOptions& d);  // "euclidean, normalize=true"
+
+// How mined tuples' losses become one number. AvgNonZero: the mean over tuples whose loss is > 0
+// (pytorch-metric-learning's default); 0 when there is none.
+enum class MetricReduction { Mean, Sum, AvgNonZero };
+const char* reduction_name(MetricReduction r);
+
+// What one call of a loss saw, for learners and for logs. Distances are in the loss's own distance (similarities
+// for cosine and dot). Fields without data (no positive pairs, ...) are NaN.
+struct LossStats {
+  std::int64_t tuples = 0;  // tuples mined (triplets, pairs, quadruplets, or samples for proxy losses)
+  std::int64_t active = 0;  // of those, how many have a non-zero loss
+  double active_fraction = std::numeric_limits<double>::quiet_NaN();  // active / tuples
+  double mean_positive = std::numeric_limits<double>::quiet_NaN();    // mean d over positive pairs in the batch
+  double mean_negative = std::numeric_limits<double>::quiet_NaN();    // mean d over negative pairs in the batch
+};
+
+// Checks a loss's or miner's inputs (the list in the header comment above); `op` prefixes every message.
+void check_metric_inputs(const char* op, const Tensor& embeddings, const Tensor& labels);
+
+// The embeddings the distance is computed on: l2_normalize(x) when options.normalize or the distance is cosine,
+// x itself otherwise. Differentiable (autograd chains the normalisation's gradient).
+Tensor prepare_embeddings(const Tensor& x, const DistanceOptions& options);
+
+// e: [B, D] prepared embeddings -> [B, B] matrix of the distance (or similarity), without autograd. Euclidean
+// distances come from one GEMM, clamped at 0, with an exact 0 diagonal. Cosine is e e^T (e is normalised).
+Tensor distance_matrix(const Tensor& e, Distance distance);
+
+// Note [Distance-matrix backward]
+// Given G = dL/dD for D = distance_matrix(e) (D_ij a function of e_i and e_j), returns dL/de [B, D]:
+//   dot / cosine (on normalised e):  (G + G^T) e
+//   squared euclidean:               2 (diag((G + G^T) 1) e - (G + G^T) e)
+//   euclidean, W = G / D (0 where D = 0, Note [Zero distance]):  diag((W + W^T) 1) e - (W + W^T) e
+// Exact for every G, the diagonal included. Not an autograd op: call it inside a backward node.
+Tensor distance_matrix_backward(const Tensor& e, const Tensor& d, const Tensor& g, Distance distance);
+
+// Equal-label matrix: labels [B] int64 -> [B, B] bool, true where y_i == y_j (including the diagonal).
+Tensor same_label_matrix(const Tensor& labels);
+
+}  // namespace trident

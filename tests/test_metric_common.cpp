@@ -1,0 +1,62 @@
+// losses/metric_common: input checks, prepared embeddings, the distance matrix and its hand-written backward.
+#include "gradcheck.h"
+#include "trident/losses/metric_common.h"
+
+using namespace trident;
+using trident::testing::all_close;
+using trident::testing::random_tensor;
+
+namespace {
+const Distance kAll[] = {Distance::Euclidean, Distance::SquaredEuclidean, Distance::Cosine, Distance::Dot};
+}
+
+// distance_matrix_backward(e, D, G) must equal autograd's gradient of sum(G * pairwise_distance(e)), for a
+// non-symmetric G with a non-zero diagonal, on every distance.
+TEST(MetricCommon, DistanceMatrixBackwardMatchesAutograd) {
+  for (Distance dist : kAll) {
+    Tensor x = random_tensor({6, 4}, 11);
+    Tensor g = random_tensor({6, 6}, 12);
+    Tensor e = prepare_embeddings(x, {.distance = dist, .normalize = false}).detach().set_requires_grad();
+    Tensor d = pairwise_distance(e, Tensor(), dist == Distance::Cosine ? Distance::Dot : dist);
+    sum(d * g).backward();
+    Tensor mine = distance_matrix_backward(e, distance_matrix(e, dist), g, dist);
+    EXPECT_TRUE(all_close(mine, e.grad(), 1e-12, 1e-12)) << distance_name(dist);
+  }
+}
+
+TEST(MetricCommon, ZeroDistanceGivesFiniteGradient) {
+  Tensor e = tensor({1.0, 2.0, 1.0, 2.0, 0.0, 1.0}, {3, 2});  // rows 0 and 1 coincide
+  Tensor g = ones({3, 3}, {.dtype = kFloat64});
+  Tensor grad = distance_matrix_backward(e, distance_matrix(e, Distance::Euclidean), g, Distance::Euclidean);
+  for (double v : grad.to_vector<double>()) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(MetricCommon, PrepareNormalisesWhenAsked) {
+  Tensor x = tensor({3.0, 4.0, 0.0, 2.0}, {2, 2});
+  EXPECT_EQ(prepare_embeddings(x, {}).to_vector<double>(), (std::vector<double>{0.6, 0.8, 0.0, 1.0}));
+  EXPECT_TRUE(prepare_embeddings(x, {.normalize = false}).is_same(x));
+  EXPECT_EQ(prepare_embeddings(x, {.distance = Distance::Cosine, .normalize = false}).to_vector<double>(),
+            (std::vector<double>{0.6, 0.8, 0.0, 1.0}));
+}
+
+TEST(MetricCommon, SameLabelMatrix) {
+  EXPECT_EQ(same_label_matrix(tensor(std::vector<std::int64_t>{3, 1, 3}, {3})).to_vector<bool>(),
+            (std::vector<bool>{true, false, true, false, true, false, true, false, true}));
+}
+
+TEST(MetricCommon, BadInputsAreClearErrors) {
+  Tensor x = random_tensor({4, 3}, 1);
+  Tensor y = tensor(std::vector<std::int64_t>{0, 0, 1, 1}, {4});
+  EXPECT_THROW_MSG(check_metric_inputs("loss", x.view({12}), y), "loss: embeddings must be 2-d [B, D], got shape [12]");
+  EXPECT_THROW_MSG(check_metric_inputs("loss", x, y.to(kFloat64)), "loss: labels must be int64, got float64");
+  EXPECT_THROW_MSG(check_metric_inputs("loss", x, y.slice(0, 0, 3)),
+                   "loss: expected labels of shape [4] for embeddings [4, 3], got [3]");
+  EXPECT_THROW_MSG(check_metric_inputs("loss", x.slice(0, 0, 1), y.slice(0, 0, 1)),
+                   "loss: need a batch of at least 2 embeddings, got 1");
+  Tensor bad = x.clone();
+  bad.data_ptr<double>()[5] = std::nan("");
+  EXPECT_THROW_MSG(check_metric_inputs("loss", bad, y), "loss: embeddings contain NaN or infinity");
+  bad.data_ptr<double>()[5] = INFINITY;
+  EXPECT_THROW_MSG(check_metric_inputs("loss", bad, y), "loss: embeddings contain NaN or infinity");
+  EXPECT_NO_THROW(check_metric_inputs("loss", x, y));
+}
