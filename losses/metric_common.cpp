@@ -28,6 +28,26 @@ const char* reduction_name(MetricReduction r) {
   return "?";
 }
 
+const char* mining_name(TripletMining m) {
+  switch (m) {
+    case TripletMining::All: return "all";
+    case TripletMining::Hard: return "hard";
+    case TripletMining::SemiHard: return "semihard";
+    case TripletMining::Easy: return "easy";
+    case TripletMining::BatchHard: return "batch_hard";
+    case TripletMining::BatchSemiHard: return "batch_semihard";
+  }
+  return "?";
+}
+
+const char* mining_name(PairMining m) {
+  switch (m) {
+    case PairMining::All: return "all";
+    case PairMining::Hard: return "hard";
+  }
+  return "?";
+}
+
 void check_metric_inputs(const char* op, const Tensor& embeddings, const Tensor& labels) {
   check_defined(op, embeddings, "embeddings");
   check_defined(op, labels, "labels");

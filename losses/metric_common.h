@@ -34,6 +34,28 @@ std::string to_string(const DistanceOptions& d);  // "euclidean, normalize=true"
 enum class MetricReduction { Mean, Sum, AvgNonZero };
 const char* reduction_name(MetricReduction r);
 
+// Which triplets (a, p, n) count; the table "Triplets: which ones count" in METRIC_LEARNING.md.
+// With delta = d_an - d_ap (s_ap - s_an for similarities): All: every valid triplet; Hard: delta <= 0;
+// SemiHard: 0 < delta <= margin; Easy: delta > margin; BatchHard: per anchor the farthest positive and the nearest
+// negative; BatchSemiHard: per (a, p) the nearest negative with d_an > d_ap, or the farthest negative if none.
+enum class TripletMining { All, Hard, SemiHard, Easy, BatchHard, BatchSemiHard };
+const char* mining_name(TripletMining m);
+
+// Which pairs count for pair losses. All: every ordered pair i != j. Hard: the pairs with a non-zero contrastive
+// hinge: positives with d > pos_margin, negatives with d < neg_margin (directions flip for similarities).
+enum class PairMining { All, Hard };
+const char* mining_name(PairMining m);
+
+// Mined tuples as int64 index tensors into the batch, each [T] (T may be 0).
+struct TripletIndices {
+  Tensor anchor, positive, negative;
+  std::int64_t size() const { return anchor.defined() ? anchor.numel() : 0; }
+};
+// Positive pairs (a1[i], p[i]) and negative pairs (a2[j], n[j]), as in pytorch-metric-learning.
+struct PairIndices {
+  Tensor a1, p, a2, n;
+};
+
 // What one call of a loss saw, for learners and for logs. Distances are in the loss's own distance (similarities
 // for cosine and dot). Fields without data (no positive pairs, ...) are NaN.
 struct LossStats {
