@@ -1,0 +1,126 @@
+// What the metric-learning examples (mnist_embed, face_verify) share: the loss menu, PK-batch training of an
+// embedding network with Adam, retrieval evaluation, and the pictures and report of a run.
+//
+//   embed::Trainer trainer(config, train_set, model, transform);
+//   trainer.snapshot_distances("before training", test_set);
+//   for (int epoch = 1; epoch <= epochs; ++epoch) trainer.train_epoch(epoch);
+//   trainer.evaluate_retrieval(test_set, train_set, false);
+//   trainer.write_report();
+//
+// Everything a run writes goes into config.out: train_log.csv (one row per step: loss, active fraction, mean
+// positive and negative distance, images/s), epochs.csv, loss.svg, active.svg, distances.svg, embedding.svg,
+// any plots the example adds, and report.html.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "trident/trident.h"
+
+namespace embed {
+
+using trident::Tensor;
+
+struct RunConfig {
+  std::string loss = "triplet";  // triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity
+  std::string mining = "batch_hard";
+  std::optional<double> margin;  // the loss's own default when absent
+  std::int64_t dim = 64;
+  std::int64_t p = 32, k = 4;    // PK batches
+  double lr = 1e-3;
+  double proxy_lr_mult = 100;    // proxies learn this many times faster (Proxy-Anchor's official setting)
+  std::uint64_t seed = 1;
+  std::string out = "out";
+  std::string title = "embedding";
+};
+
+// One of the metric losses behind a common call.
+struct LossHandle {
+  std::function<Tensor(const Tensor&, const Tensor&)> forward;  // (embeddings [B, D], labels [B]) -> scalar
+  std::function<trident::LossStats()> stats;                     // of the last forward
+  std::vector<Tensor> parameters;                                // learnable proxies, if any
+  std::string description;                                       // "triplet (margin 0.2, batch_hard, euclidean)"
+};
+// num_classes: for the proxy losses (labels must be in [0, num_classes)). Unknown names are an error that lists the
+// menu.
+LossHandle make_loss(const RunConfig& config, std::int64_t num_classes);
+
+// The mnist_classify CNN trunk ending in a dim-D L2-normalised embedding:
+//   [N, 1, 28, 28] -conv 3x3, ReLU, conv 3x3, ReLU, max-pool 2, flatten-> [N, 9216] -linear, ReLU-> [N, 128]
+//   -linear-> [N, dim] -L2 normalise-> [N, dim]
+std::shared_ptr<trident::nn::Sequential> make_mnist_embedder(std::int64_t dim);
+
+struct Retrieval {
+  double precision_at_1 = 0, r_precision = 0, map_at_r = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(RunConfig config, std::shared_ptr<const trident::data::Dataset> train_set,
+          std::shared_ptr<trident::nn::Module> model, trident::data::TransformPtr transform);
+
+  // One pass of PK batches over the training set (its size / (P K) batches), at most max_steps steps in all when
+  // max_steps >= 0. Returns false once max_steps is reached.
+  bool train_epoch(int epoch, std::int64_t max_steps = -1);
+  double last_epoch_seconds() const { return last_seconds_; }
+  double last_epoch_images_per_second() const { return last_images_per_second_; }
+  bool loss_fell() const;  // mean of the last 5 step losses below the mean of the first 5
+
+  // The model's embeddings of a whole dataset [N, dim] (evaluation mode, no graph), and its labels.
+  Tensor embed(const trident::data::Dataset& dataset);
+  // Precision@1, R-Precision and MAP@R of queries against references; recorded for epochs.csv and the report.
+  Retrieval evaluate_retrieval(const trident::data::Dataset& queries, const trident::data::Dataset& references,
+                               bool query_in_reference);
+  // Records the positive and negative pair distances of (the first 1,500 items of) a dataset, for distances.svg.
+  void snapshot_distances(const std::string& label, const trident::data::Dataset& dataset);
+  // embedding.svg: up to max_points items in 2-D (PCA of the embeddings, or the embedding itself when dim = 2).
+  void write_embedding_map(const trident::data::Dataset& dataset, std::int64_t max_points,
+                           const std::vector<std::string>& class_names = {});
+
+  // Extra content for the report (face_verify: its ROC curve and verification metrics).
+  void add_metric(const std::string& name, const std::string& value) { metrics_.emplace_back(name, value); }
+  void add_figure(const std::string& file, const std::string& svg, const std::string& caption);
+  // Writes the loss/active plots, distances.svg and report.html; returns the report's path.
+  std::string write_report();
+
+  const std::string& loss_description() const { return loss_.description; }
+  std::int64_t num_parameters() const { return model_->num_parameters(); }
+  trident::nn::Module& model() { return *model_; }
+  std::int64_t steps() const { return steps_; }
+
+ private:
+  RunConfig config_;
+  std::shared_ptr<const trident::data::Dataset> train_set_;
+  std::shared_ptr<trident::nn::Module> model_;
+  trident::data::TransformPtr transform_;
+  LossHandle loss_;
+  std::unique_ptr<trident::optim::Optimizer> optimizer_;
+  std::unique_ptr<trident::data::DataLoader> loader_;
+  std::int64_t p_ = 0, k_ = 0, steps_ = 0;
+  double last_seconds_ = 0, last_images_per_second_ = 0;
+
+  struct StepRecord {
+    std::int64_t step;
+    double loss, active_fraction, mean_positive, mean_negative;
+  };
+  std::vector<StepRecord> log_;
+  std::vector<std::pair<std::string, std::string>> metrics_;  // shown in the report's table, in order
+  struct Snapshot {
+    std::string label;
+    std::vector<double> positive, negative;
+  };
+  std::vector<Snapshot> snapshots_;
+  struct Figure {
+    std::string file, svg, caption;
+  };
+  std::vector<Figure> figures_;
+  std::vector<std::string> epoch_rows_;  // epochs.csv rows
+};
+
+}  // namespace embed
