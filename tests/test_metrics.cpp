@@ -228,6 +228,51 @@ TEST(Retrieval, SeparatedClassesScoreOne) {
   }
 }
 
+// Against an oracle written straight from the definitions on the brute-force order, on random integer data (many
+// ties) with a few classes, for several chunk sizes and both settings of query_in_reference.
+TEST(Retrieval, MatchesDefinitionsOnRandomData) {
+  for (bool self : {false, true}) {
+    Tensor r = integer_embeddings(40, 2, 21, kFloat32);
+    Tensor q = self ? r : integer_embeddings(25, 2, 22, kFloat32);
+    Generator gen(5);
+    Tensor ry = randint(0, 4, {40}, {.dtype = kInt64}, &gen);
+    Tensor qy = self ? ry : randint(0, 5, {25}, {.dtype = kInt64}, &gen);  // label 4: no reference has it
+    const auto rv = ry.to_vector<std::int64_t>(), qv = qy.to_vector<std::int64_t>();
+    const std::int64_t candidates = self ? 39 : 40;
+    const auto order = brute_knn(q, r, candidates, Distance::Euclidean, self).indices.to_vector<std::int64_t>();
+    double p1 = 0, rp = 0, map = 0, r5 = 0, evaluated = 0;
+    for (std::int64_t i = 0; i < q.size(0); ++i) {
+      std::vector<int> rel;
+      for (std::int64_t m = 0; m < candidates; ++m) rel.push_back(rv[order[i * candidates + m]] == qv[i]);
+      const int big_r = std::accumulate(rel.begin(), rel.end(), 0);
+      if (big_r == 0) continue;
+      evaluated += 1;
+      p1 += rel[0];
+      r5 += std::accumulate(rel.begin(), rel.begin() + 5, 0) > 0;
+      double sum_p = 0;
+      for (int n = 1; n <= big_r; ++n) {
+        const double precision_at_n = std::accumulate(rel.begin(), rel.begin() + n, 0) / static_cast<double>(n);
+        sum_p += precision_at_n * rel[n - 1];
+      }
+      map += sum_p / big_r;
+      rp += std::accumulate(rel.begin(), rel.begin() + big_r, 0) / static_cast<double>(big_r);
+    }
+    if (!self) {
+      EXPECT_LT(evaluated, 25.0);  // some queries have label 4 and are left out
+    }
+    EXPECT_NE(map, rp);  // the data tells MAP@R from R-Precision
+    for (std::int64_t chunk : {1, 7, 1024}) {
+      RetrievalMetrics m =
+          retrieval_metrics(q, qy, r, ry, {.query_in_reference = self, .recall_at = {5}, .chunk = chunk});
+      EXPECT_EQ(m.queries_evaluated, static_cast<std::int64_t>(evaluated));
+      EXPECT_NEAR(m.precision_at_1, p1 / evaluated, 1e-12);
+      EXPECT_NEAR(m.recall_at_k[5], r5 / evaluated, 1e-12);
+      EXPECT_NEAR(m.r_precision, rp / evaluated, 1e-12);
+      EXPECT_NEAR(m.map_at_r, map / evaluated, 1e-12);
+    }
+  }
+}
+
 TEST(Retrieval, BadInputsAreClearErrors) {
   Tensor x = random_tensor({5, 2}, 1);
   Tensor y = labels_of({0, 0, 1, 1, 2});
