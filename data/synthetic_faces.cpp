@@ -40,13 +40,13 @@ class Canvas {
  public:
   Canvas(std::int64_t height, std::int64_t width, const FaceNuisance& n)
       : h_(height), w_(width), px_(static_cast<std::size_t>(height * width), n.background) {
-    // Portrait frame: the face unit is half the smaller of height and width / 0.82.
-    unit_ = 0.5 * std::min(static_cast<double>(height), static_cast<double>(width) / 0.82) * n.scale;
+    // Portrait frame: the face unit is 0.56 x the smaller of height and width / 0.82 (a head about 2/3 of the width).
+    unit_ = 0.56 * std::min(static_cast<double>(height), static_cast<double>(width) / 0.82) * n.scale;
     aa_ = 1.0 / unit_;
     cos_ = std::cos(n.angle);
     sin_ = std::sin(n.angle);
     cx_ = 0.5 * static_cast<double>(width) + n.dx * unit_;
-    cy_ = 0.5 * static_cast<double>(height) + n.dy * unit_;
+    cy_ = 0.5 * static_cast<double>(height) + (n.dy + 0.04) * unit_;
   }
 
   double aa() const { return aa_; }
@@ -143,7 +143,7 @@ FaceIdentity sample_face_identity(std::uint64_t seed, std::int64_t identity) {
   f.face_aspect = r.uniform(0.70, 0.86);
   f.jaw_taper = r.uniform(0.0, 0.28);
   f.skin = r.uniform(0.45, 0.82);
-  f.hair = r.uniform(0.04, 0.55);
+  f.hair = std::min(r.uniform(0.03, 0.5), f.skin - 0.15);  // darker than the skin
   f.hair_line = r.uniform(-0.62, -0.30);
   f.hair_volume = r.uniform(0.0, 0.14);
   f.hair_length = r.uniform(-0.1, 0.55);

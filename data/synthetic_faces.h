@@ -36,8 +36,8 @@ struct SyntheticFacesOptions {
   double noise = 0.03;              // standard deviation of the Gaussian pixel noise (before nuisance scaling)
 };
 
-// The parameters of one identity, in face units (1 = half the smaller image side, of a portrait frame; x to the
-// right, y down, origin at the face centre); intensities in [0, 1].
+// The parameters of one identity, in face units (1 = 0.56 x min(height, width / 0.82) pixels: the head is about 2/3
+// of the image width; x to the right, y down, origin at the face centre); intensities in [0, 1].
 struct FaceIdentity {
   double face_ry, face_aspect, jaw_taper;            // head ellipse half-height, width / height, narrowing of the chin
   double skin;                                       // skin intensity
