@@ -279,6 +279,9 @@ TEST(VizPlot, LinePlotLogScaleAndDegenerateData) {
   for (const char* tick : {"0.001", "0.01", "0.1", "1"}) EXPECT_TRUE(doc.has_text(tick)) << tick;
   EXPECT_TRUE(doc.has_text("1 non-finite value left out"));
   EXPECT_TRUE(doc.has_text("1 value <= 0 left out (log scale)"));
+  // Many decades: one notation for all the labels.
+  const XmlDoc wide = well_formed(viz::line_plot_svg({{"w", {1, 2}, {1, 5e6}}}, {.log_y = true}));
+  for (const char* tick : {"1e+00", "1e+03", "1e+07"}) EXPECT_TRUE(wide.has_text(tick)) << tick;
   EXPECT_EQ(svg.find("nan"), std::string::npos);
 
   // No series, empty series, all-NaN series: the frame with "no data".
@@ -597,7 +600,7 @@ viz::Report sample_report(std::vector<std::string>* svgs) {
   svgs->push_back(viz::scatter_svg(
       p.x, p.y, labels, names,
       {.title = "Embedding map (PCA)", .x_label = p.axis_label(0), .y_label = p.axis_label(1), .height = 520}));
-  svgs->push_back(viz::roc_svg({{"verification", fpr, tpr}}, {.width = 600, .height = 460}));
+  svgs->push_back(viz::roc_svg({{"verification", fpr, tpr}}, {.width = 640, .height = 460}));
   viz::Report r("Metric learning <demo> & report");
   r.settings({{"loss", "triplet (batch-hard)"}, {"margin", "0.2"}, {"embedding dim", std::to_string(d)}});
   r.metrics({{"recall@1", 0.91234567}, {"MAP@R", 0.634}, {"AUC", 0.9712}, {"broken", NAN}});

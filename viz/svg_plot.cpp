@@ -166,7 +166,9 @@ Axis log_axis(const Range& positive) {
   a.ticks = positive.empty() ? log_ticks(1, 10) : log_ticks(positive.min, positive.max);
   a.lo = a.ticks.front();
   a.hi = a.ticks.back();
-  for (double t : a.ticks) a.labels.push_back(fmt::format("{:g}", t));
+  // Plain numbers ("0.01", "1000") unless some tick is outside [1e-3, 1e4]; then all in one notation ("1e+05").
+  const bool scientific = a.ticks.front() < 1e-3 || a.ticks.back() > 1e4;
+  for (double t : a.ticks) a.labels.push_back(scientific ? fmt::format("{:.0e}", t) : fmt::format("{:g}", t));
   return a;
 }
 
@@ -212,7 +214,8 @@ class Figure {
   Axis x, y;
   std::vector<std::string> notes;
   std::vector<LegendEntry> legend;
-  std::string data;  // data elements, drawn clipped to the plot area
+  std::string data;     // data elements, drawn clipped to the plot area
+  bool square = false;  // a plot area no wider than tall (ROC: equal units on both axes)
 
   void layout() {
     top_ = 14;
@@ -232,6 +235,7 @@ class Figure {
     if (legend.empty() && !x.labels.empty()) {
       right_ = std::min(right_, o_.width - 4 - text_width(x.labels.back(), kFontSize) / 2);
     }
+    if (square) right_ = std::min(right_, left_ + (bottom_ - top_));
     left_ = std::round(left_), top_ = std::round(top_), right_ = std::round(right_), bottom_ = std::round(bottom_);
     TRIDENT_CHECK(right_ - left_ >= 60 && bottom_ - top_ >= 40,
                   "{}: a {}x{} figure leaves no room for the plot area (legend or labels too long); make it larger",
@@ -705,6 +709,7 @@ std::string roc_svg(const std::vector<RocCurve>& curves, const PlotOptions& opti
          palette_color(k)});
   }
   fig.legend.push_back({"chance (AUC = 0.5)", "#999999", Swatch::DashedLine});
+  fig.square = true;
   add_left_out_notes(fig, non_finite, 0);
   fig.layout();
   fig.data += fmt::format(

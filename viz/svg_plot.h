@@ -84,7 +84,8 @@ std::string scatter_svg(const std::vector<double>& x, const std::vector<double>&
                         const PlotOptions& options = {});
 
 // ROC curves on the unit square with the chance diagonal; the legend shows "name (AUC = 0.934)". The default axis
-// labels are "false positive rate" and "true positive rate"; a plot with no options.title is titled "ROC".
+// labels are "false positive rate" and "true positive rate"; a plot with no options.title is titled "ROC". The plot
+// area is at most as wide as it is tall (the legend follows it), so a figure about 1.6 times wider than tall fills.
 std::string roc_svg(const std::vector<RocCurve>& curves, const PlotOptions& options = {});
 
 // Writes an SVG document to path atomically (core/io/atomic_file.h); throws trident::Error on I/O failure.
