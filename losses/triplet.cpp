@@ -284,7 +284,7 @@ void run_anchors(TripletKernel<T>& K, typename TripletKernel<T>::Totals& totals,
                        mining == TripletMining::SemiHard || mining == TripletMining::Easy);
   double loss = 0.0;
   std::int64_t mined = 0, active = 0;
-#pragma omp parallel reduction(+ : loss, mined, active)
+#pragma omp parallel reduction(+ : loss, mined, active) if (b >= 128)
   {
     std::vector<std::pair<double, std::int64_t>> pos;
     std::vector<double> ds, prefix, row;
@@ -367,7 +367,7 @@ template <typename T>
 void pair_means(const T* dist, const std::int64_t* labels, std::int64_t b, LossStats& s) {
   double ps = 0.0, ns = 0.0;
   std::int64_t pc = 0, nc = 0;
-#pragma omp parallel for reduction(+ : ps, ns, pc, nc) schedule(static)
+#pragma omp parallel for reduction(+ : ps, ns, pc, nc) schedule(static) if (b * b >= 65536)
   for (std::int64_t i = 0; i < b; ++i) {
     for (std::int64_t j = 0; j < b; ++j) {
       if (j == i) continue;
@@ -510,7 +510,7 @@ Tensor TripletMarginLoss::forward(const Tensor& embeddings, const Tensor& labels
       T* out = k.grad;
       const T* add_in = k.swap_grad;
       const std::int64_t total = b * b;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (total >= 65536)
       for (std::int64_t i = 0; i < total; ++i) out[i] += add_in[i];
       swap_g = Tensor();
     }
