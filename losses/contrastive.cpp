@@ -93,6 +93,51 @@ struct RowSums {
   PartSums pos, neg;
 };
 
+// The columns [j0, j1) of row i (the diagonal excluded by the caller), written without branches so that the
+// compiler can vectorise it (the sums are then formed in a fixed lane order: still independent of the thread count).
+// Same terms as PairHinge: h = sgn (d - m) with sgn = +1 for positive distances and negative similarities, -1 else.
+template <typename T>
+void row_span(const T* di, const std::int64_t* y, std::int64_t yi, std::int64_t j0, std::int64_t j1,
+              const PairHinge& hinge, bool hard, T* gi, RowSums& r) {
+  const double pm = hinge.pos_margin, nm = hinge.neg_margin;
+  const bool sim = hinge.similarity, squared = hinge.squared;
+  // Counts are summed as doubles (exact below 2^53): they vectorise better than 64-bit integer masks.
+  double loss_p = 0, loss_n = 0, d_p = 0, d_n = 0, n_p = 0, act_p = 0, act_n = 0, nz_p = 0, nz_n = 0;
+#pragma omp simd reduction(+ : loss_p, loss_n, d_p, d_n, n_p, act_p, act_n, nz_p, nz_n)
+  for (std::int64_t j = j0; j < j1; ++j) {
+    const bool same = y[j] == yi;
+    const double dij = static_cast<double>(di[j]);
+    const double sgn = same != sim ? 1.0 : -1.0;
+    const double h = sgn * (dij - (same ? pm : nm));
+    const bool active = h > 0.0;
+    const double l = active ? (squared ? 0.5 * h * h : h) : 0.0;
+    gi[j] = static_cast<T>(active ? (squared ? sgn * h : sgn) : 0.0);
+    const double in_p = same ? 1.0 : 0.0, a = active ? 1.0 : 0.0, nz = l > 0.0 ? 1.0 : 0.0;
+    loss_p += in_p * l;
+    loss_n += l - in_p * l;
+    d_p += in_p * dij;
+    d_n += dij - in_p * dij;
+    n_p += in_p;
+    act_p += in_p * a;
+    act_n += a - in_p * a;
+    nz_p += in_p * nz;
+    nz_n += nz - in_p * nz;
+  }
+  const auto count = [](double c) { return static_cast<std::int64_t>(c); };
+  const std::int64_t span = j1 - j0, pos = count(n_p);
+  r.pos.loss += loss_p;
+  r.neg.loss += loss_n;
+  r.pos.batch_d += d_p;
+  r.neg.batch_d += d_n;
+  r.pos.batch += pos;
+  r.neg.batch += span - pos;
+  // Hard mining keeps the active pairs (h > 0); All keeps every pair. Pairs not kept have l = 0 and G = 0 already.
+  r.pos.kept += hard ? count(act_p) : pos;
+  r.neg.kept += hard ? count(act_n) : span - pos;
+  r.pos.nonzero += count(nz_p);
+  r.neg.nonzero += count(nz_n);
+}
+
 // Every ordered pair i != j. d, g: [b, b] row-major; g receives dl/dD unscaled (0 where not kept). One RowSums per
 // row, summed afterwards in row order, so the result does not depend on the thread count.
 template <typename T>
@@ -104,21 +149,9 @@ void all_pairs_rows(const T* d, const std::int64_t* y, std::int64_t b, const Pai
     RowSums r;
     const T* di = d + i * b;
     T* gi = g + i * b;
-    for (std::int64_t j = 0; j < b; ++j) {
-      gi[j] = T(0);
-      if (j == i) continue;
-      const bool positive = y[i] == y[j];
-      const double dij = static_cast<double>(di[j]);
-      PartSums& part = positive ? r.pos : r.neg;
-      ++part.batch;
-      part.batch_d += dij;
-      const PairHinge::Term t = hinge(positive, dij);
-      if (hard && !t.active) continue;
-      ++part.kept;
-      part.loss += t.loss;
-      if (t.loss > 0.0) ++part.nonzero;
-      gi[j] = static_cast<T>(t.grad);
-    }
+    row_span(di, y, y[i], 0, i, hinge, hard, gi, r);
+    row_span(di, y, y[i], i + 1, b, hinge, hard, gi, r);
+    gi[i] = T(0);
     rows[static_cast<std::size_t>(i)] = r;
   }
 }
