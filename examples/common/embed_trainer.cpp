@@ -36,11 +36,12 @@ LossHandle make_loss(const RunConfig& config, std::int64_t num_classes) {
     TripletMarginOptions o;
     o.mining = parse_mining(config.mining);
     if (config.margin) o.margin = *config.margin;
+    o.soft = config.soft;
     auto loss = std::make_shared<TripletMarginLoss>(o);
     h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
     h.stats = [loss] { return loss->stats(); };
-    h.description = fmt::format("triplet (margin {}, {} mining, {})", fmt_margin(o.margin), mining_name(o.mining),
-                                to_string(o.distance));
+    h.description = fmt::format("triplet ({}margin {}, {} mining, {})", o.soft ? "soft " : "", fmt_margin(o.margin),
+                                mining_name(o.mining), to_string(o.distance));
   } else if (name == "contrastive") {
     ContrastiveOptions o;
     if (config.margin) o.neg_margin = *config.margin;
@@ -50,7 +51,7 @@ LossHandle make_loss(const RunConfig& config, std::int64_t num_classes) {
     h.description = fmt::format("contrastive (pos margin {}, neg margin {}, {})", fmt_margin(o.pos_margin),
                                 fmt_margin(o.neg_margin), to_string(o.distance));
   } else if (name == "quadruplet") {
-    QuadrupletOptions o;
+    QuadrupletLossOptions o;
     if (config.margin) o.margin1 = *config.margin;
     auto loss = std::make_shared<QuadrupletLoss>(o);
     h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
@@ -93,7 +94,7 @@ std::shared_ptr<nn::Sequential> make_mnist_embedder(std::int64_t dim) {
       std::make_shared<Conv2d>(1, 32, 3), std::make_shared<ReLU>(), std::make_shared<Conv2d>(32, 64, 3),
       std::make_shared<ReLU>(), std::make_shared<MaxPool2d>(2), std::make_shared<Flatten>(),
       std::make_shared<Linear>(9216, 128), std::make_shared<ReLU>(), std::make_shared<Linear>(128, dim),
-      std::make_shared<L2Normalize>(1));
+      std::make_shared<BatchNorm1d>(dim), std::make_shared<L2Normalize>(1));
 }
 
 Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_set, std::shared_ptr<nn::Module> model,
@@ -128,12 +129,32 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
     optimizer_->add_param_group(loss_.parameters, {{"lr", config_.lr * config_.proxy_lr_mult}});
   }
   auto sampler = std::make_shared<data::PKSampler>(label_vector, p_, k_, config_.seed);
+  const std::int64_t total_steps = std::max<std::int64_t>(1, sampler->num_batches() * config_.epochs);
+  const std::int64_t warmup = std::min(config_.warmup, total_steps / 2);
+  std::unique_ptr<optim::LRScheduler> after;
+  if (config_.schedule == "cosine") {
+    after = std::make_unique<optim::CosineAnnealingLR>(*optimizer_, std::max<std::int64_t>(total_steps - warmup, 1));
+  } else {
+    TRIDENT_CHECK(config_.schedule == "constant", "--schedule: unknown '{}': expected constant or cosine",
+                  config_.schedule);
+  }
+  if (warmup > 0) {
+    scheduler_ = std::make_unique<optim::LinearWarmup>(*optimizer_, warmup, /*start_factor=*/0.1, std::move(after));
+  } else {
+    scheduler_ = std::move(after);
+  }
   loader_ = std::make_unique<data::DataLoader>(
       train_set_, sampler, data::DataLoaderOptions{.seed = config_.seed, .transform = transform_});
-  epoch_rows_.push_back("epoch,seconds,images_per_second,precision_at_1,r_precision,map_at_r");
+  step_log_ = std::make_unique<viz::CsvLog>(
+      config_.out + "/train_log.csv",
+      std::vector<std::string>{"step", "epoch", "loss", "tuples", "active_fraction", "mean_positive", "mean_negative"});
+  epoch_log_ = std::make_unique<viz::CsvLog>(
+      config_.out + "/epochs.csv", std::vector<std::string>{"epoch", "seconds", "images_per_second", "precision_at_1",
+                                                            "r_precision", "map_at_r"});
 }
 
 bool Trainer::train_epoch(int epoch, std::int64_t max_steps) {
+  epoch_ = epoch;
   loader_->set_epoch(epoch - 1);
   model_->train();
   const std::int64_t total = max_steps >= 0 ? std::min(loader_->size(), max_steps - steps_) : loader_->size();
@@ -146,8 +167,10 @@ bool Trainer::train_epoch(int epoch, std::int64_t max_steps) {
     optimizer_->zero_grad();
     loss.backward();
     optimizer_->step();
+    if (scheduler_) scheduler_->step();
     const LossStats s = loss_.stats();
     log_.push_back({steps_, loss.item<double>(), s.active_fraction, s.mean_positive, s.mean_negative});
+    step_log_->row({steps_, epoch, log_.back().loss, s.tuples, s.active_fraction, s.mean_positive, s.mean_negative});
     ++done;
     ++steps_;
     progress.update(done, log_.back().loss);
@@ -195,8 +218,7 @@ Retrieval Trainer::evaluate_retrieval(const data::Dataset& queries, const data::
       retrieval_metrics(q, queries.labels(), r, references.labels(),
                         {.distance = Distance::Euclidean, .query_in_reference = query_in_reference});
   Retrieval out{m.precision_at_1, m.r_precision, m.map_at_r};
-  epoch_rows_.push_back(fmt::format("{},{:.2f},{:.1f},{:.6f},{:.6f},{:.6f}", epoch_rows_.size(), last_seconds_,
-                                    last_images_per_second_, out.precision_at_1, out.r_precision, out.map_at_r));
+  epoch_log_->row({epoch_, last_seconds_, last_images_per_second_, out.precision_at_1, out.r_precision, out.map_at_r});
   metrics_.erase(std::remove_if(metrics_.begin(), metrics_.end(),
                                 [](const auto& kv) {
                                   return kv.first == "Precision@1" || kv.first == "R-Precision" ||
@@ -208,6 +230,130 @@ Retrieval Trainer::evaluate_retrieval(const data::Dataset& queries, const data::
   metrics_.emplace_back("MAP@R", fmt::format("{:.4f}", out.map_at_r));
   metrics_.emplace_back("training images/s", fmt::format("{:.0f}", last_images_per_second_));
   return out;
+}
+
+void Trainer::snapshot_distances(const std::string& label, const data::Dataset& dataset) {
+  constexpr std::int64_t kMaxItems = 1500;
+  std::shared_ptr<const data::Dataset> subset;
+  const data::Dataset* source = &dataset;
+  if (dataset.size() > kMaxItems) {
+    std::vector<std::int64_t> first(kMaxItems);
+    std::iota(first.begin(), first.end(), 0);
+    const data::Batch b = dataset.get_batch(first);
+    subset = std::make_shared<data::TensorDataset>(b.data, b.labels);
+    source = subset.get();
+  }
+  const Tensor e = embed(*source).to(kFloat64);
+  const Tensor d = distance_matrix(e, Distance::Euclidean);
+  const auto dv = d.to_vector<double>();
+  const auto y = source->labels().to_vector<std::int64_t>();
+  const auto n = static_cast<std::size_t>(y.size());
+  Snapshot snap{label, {}, {}};
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = i + 1; j < n; ++j) (y[i] == y[j] ? snap.positive : snap.negative).push_back(dv[i * n + j]);
+  }
+  snapshots_.push_back(std::move(snap));
+}
+
+void Trainer::write_embedding_map(const data::Dataset& dataset, std::int64_t max_points,
+                                  const std::vector<std::string>& class_names) {
+  std::vector<std::int64_t> first(static_cast<std::size_t>(std::min(max_points, dataset.size())));
+  std::iota(first.begin(), first.end(), 0);
+  const data::Batch b = dataset.get_batch(first);
+  const Tensor e = embed(data::TensorDataset(b.data, b.labels)).to(kFloat64);
+  const auto labels = b.labels.to_vector<std::int64_t>();
+  std::string svg;
+  if (e.size(1) == 2) {
+    const Tensor ec = e.contiguous();
+    std::vector<double> x, y;
+    for (std::int64_t i = 0; i < ec.size(0); ++i) {
+      x.push_back(ec.at<double>({i, 0}));
+      y.push_back(ec.at<double>({i, 1}));
+    }
+    svg = viz::scatter_svg(x, y, labels, class_names,
+                           {.title = "Test embeddings (the 2-D embedding itself)", .x_label = "e1", .y_label = "e2"});
+  } else {
+    const viz::Pca2 p = viz::pca_2d(e);
+    svg = viz::scatter_svg(p.x, p.y, labels, class_names,
+                           {.title = fmt::format("Test embeddings: PCA of {}-D to 2-D", e.size(1)),
+                            .x_label = p.axis_label(0),
+                            .y_label = p.axis_label(1)});
+  }
+  add_figure("embedding.svg", svg,
+             fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.",
+                         first.size()));
+}
+
+void Trainer::add_figure(const std::string& file, const std::string& svg, const std::string& caption) {
+  viz::save_svg(config_.out + "/" + file, svg);
+  figures_.push_back({file, svg, caption});
+}
+
+std::string Trainer::write_report(const std::vector<std::pair<std::string, std::string>>& settings) {
+  // Training curves: the raw per-step values and a moving average over 25 steps.
+  std::vector<double> step, loss, active;
+  for (const StepRecord& r : log_) {
+    step.push_back(static_cast<double>(r.step));
+    loss.push_back(r.loss);
+    active.push_back(r.active_fraction);
+  }
+  auto smooth = [](const std::vector<double>& v) {
+    std::vector<double> out(v.size());
+    double acc = 0;
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (std::isfinite(v[i])) acc += v[i], ++count;
+      if (i >= 25 && std::isfinite(v[i - 25])) acc -= v[i - 25], --count;
+      out[i] = count ? acc / static_cast<double>(count) : std::nan("");
+    }
+    return out;
+  };
+  std::vector<Figure> figures;
+  figures.push_back({"loss.svg",
+                     viz::line_plot_svg({{"loss per step", step, loss}, {"mean of 25 steps", step, smooth(loss)}},
+                                        {.title = "Training loss", .x_label = "step", .y_label = "loss"}),
+                     "The loss of each training batch. It falls as the embedding learns to separate the classes."});
+  figures.push_back(
+      {"active.svg",
+       viz::line_plot_svg({{"active fraction", step, active}, {"mean of 25 steps", step, smooth(active)}},
+                          {.title = "Fraction of mined tuples with a non-zero loss",
+                           .x_label = "step",
+                           .y_label = "active fraction"}),
+       "stats().active_fraction: of the tuples the loss used, the fraction that still violate the margin. Mining "
+       "keeps it high by picking hard tuples; it falls as the embedding improves."});
+  if (!snapshots_.empty()) {
+    std::vector<viz::Distribution> dists;
+    for (const Snapshot& s : snapshots_) {
+      dists.push_back({"positive pairs, " + s.label, s.positive});
+      dists.push_back({"negative pairs, " + s.label, s.negative});
+    }
+    figures.push_back({"distances.svg",
+                       viz::histogram_svg(dists, {.plot = {.title = "Euclidean distances between test embeddings",
+                                                           .x_label = "distance",
+                                                           .y_label = "density"},
+                                                  .bins = 50}),
+                       "Pairs of the same class (positive) and of different classes (negative). Training pulls the "
+                       "positive distribution towards 0 and pushes the negative one out: the less they overlap, the "
+                       "better a single threshold tells same from different."});
+  }
+  for (Figure& f : figures) viz::save_svg(config_.out + "/" + f.file, f.svg);
+  figures.insert(figures.end(), figures_.begin(), figures_.end());
+
+  viz::Report report(config_.title);
+  std::vector<std::pair<std::string, std::string>> all_settings{{"loss", loss_.description},
+                                                                {"embedding dim", std::to_string(config_.dim)},
+                                                                {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
+                                                                {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},
+                                                                {"steps", std::to_string(steps_)}};
+  all_settings.insert(all_settings.end(), settings.begin(), settings.end());
+  report.settings(all_settings);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [name, value] : metrics_) rows.push_back({name, value});
+  report.table("Metrics", {"metric", "value"}, rows);
+  for (const Figure& f : figures) report.figure(f.svg, f.caption);
+  const std::string path = config_.out + "/report.html";
+  report.save(path);
+  return path;
 }
 
 }  // namespace embed

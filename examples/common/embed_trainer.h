@@ -34,6 +34,10 @@ struct RunConfig {
   std::int64_t dim = 64;
   std::int64_t p = 32, k = 4;    // PK batches
   double lr = 1e-3;
+  int epochs = 1;                  // for the learning-rate schedule's length
+  std::string schedule = "constant";  // constant | cosine (half a cosine to 0 over the run, after the warm-up)
+  std::int64_t warmup = 0;         // steps of linear warm-up from lr/10
+  bool soft = false;               // triplet: soft margin log(1 + exp(.)) instead of the hinge
   double proxy_lr_mult = 100;    // proxies learn this many times faster (Proxy-Anchor's official setting)
   std::uint64_t seed = 1;
   std::string out = "out";
@@ -86,8 +90,9 @@ class Trainer {
   // Extra content for the report (face_verify: its ROC curve and verification metrics).
   void add_metric(const std::string& name, const std::string& value) { metrics_.emplace_back(name, value); }
   void add_figure(const std::string& file, const std::string& svg, const std::string& caption);
-  // Writes the loss/active plots, distances.svg and report.html; returns the report's path.
-  std::string write_report();
+  // Writes the loss/active plots, distances.svg and report.html; returns the report's path. `settings` are shown in
+  // the report (the command line's options).
+  std::string write_report(const std::vector<std::pair<std::string, std::string>>& settings = {});
 
   const std::string& loss_description() const { return loss_.description; }
   std::int64_t num_parameters() const { return model_->num_parameters(); }
@@ -101,6 +106,7 @@ class Trainer {
   trident::data::TransformPtr transform_;
   LossHandle loss_;
   std::unique_ptr<trident::optim::Optimizer> optimizer_;
+  std::unique_ptr<trident::optim::LRScheduler> scheduler_;
   std::unique_ptr<trident::data::DataLoader> loader_;
   std::int64_t p_ = 0, k_ = 0, steps_ = 0;
   double last_seconds_ = 0, last_images_per_second_ = 0;
@@ -120,7 +126,8 @@ class Trainer {
     std::string file, svg, caption;
   };
   std::vector<Figure> figures_;
-  std::vector<std::string> epoch_rows_;  // epochs.csv rows
+  std::unique_ptr<trident::viz::CsvLog> step_log_, epoch_log_;  // train_log.csv, epochs.csv
+  int epoch_ = 0;
 };
 
 }  // namespace embed

@@ -14,7 +14,7 @@
 
 namespace examples {
 
-std::string format_duration(double seconds) {
+inline std::string format_duration(double seconds) {
   const auto s = static_cast<long>(seconds + 0.5);
   return fmt::format("{}:{:02d}", s / 60, s % 60);
 }

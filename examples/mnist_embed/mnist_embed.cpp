@@ -73,6 +73,9 @@ struct Args {
   int epochs = 1;
   std::int64_t p = 32, k = 4;
   double lr = 1e-3;
+  std::string schedule = "constant";
+  std::int64_t warmup = 0;
+  bool soft = false;
   double proxy_lr_mult = 100;
   int threads = 2;
   std::uint64_t seed = 1;
@@ -111,6 +114,9 @@ Args parse_args(int argc, char** argv) {
       else if (flag == "--P") args.p = std::stoll(value());
       else if (flag == "--K") args.k = std::stoll(value());
       else if (flag == "--lr") args.lr = std::stod(value());
+      else if (flag == "--schedule") args.schedule = value();
+      else if (flag == "--warmup") args.warmup = std::stoll(value());
+      else if (flag == "--soft") args.soft = true;
       else if (flag == "--proxy-lr-mult") args.proxy_lr_mult = std::stod(value());
       else if (flag == "--threads") args.threads = std::stoi(value());
       else if (flag == "--seed") args.seed = std::stoull(value());
@@ -155,6 +161,10 @@ int run(const Args& args) {
                           .p = args.p,
                           .k = args.k,
                           .lr = args.lr,
+                          .epochs = args.epochs,
+                          .schedule = args.schedule,
+                          .warmup = args.warmup,
+                          .soft = args.soft,
                           .proxy_lr_mult = args.proxy_lr_mult,
                           .seed = args.seed,
                           .out = args.out,
