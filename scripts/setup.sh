@@ -15,7 +15,7 @@ set -euo pipefail
 [ "${TRIDENT_SKIP_SETUP:-0}" = 1 ] && exit 0
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tools=(g++ cmake ninja-build pkg-config ccache)
+tools=(g++ cmake ninja-build pkg-config ccache curl ca-certificates)
 # One package per line; '#' starts a comment; blank lines are ignored.
 mapfile -t libraries < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/debian-packages.txt" | grep -v '^$')
 if [ "${1:-}" = --tests ]; then
