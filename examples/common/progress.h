@@ -2,6 +2,7 @@
 // prints plain lines in logs.
 #pragma once
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,8 +10,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace examples {
 

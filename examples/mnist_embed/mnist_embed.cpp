@@ -57,8 +57,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/progress.h"
 #include "../common/embed_trainer.h"
+#include "../common/progress.h"
 
 using namespace trident;
 using examples::Progress;
@@ -106,27 +106,48 @@ Args parse_args(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (flag == "--loss") args.loss = value();
-      else if (flag == "--mining") args.mining = value();
-      else if (flag == "--margin") args.margin = std::stod(value());
-      else if (flag == "--dim") args.dim = std::stoll(value());
-      else if (flag == "--epochs") args.epochs = std::stoi(value());
-      else if (flag == "--P") args.p = std::stoll(value());
-      else if (flag == "--K") args.k = std::stoll(value());
-      else if (flag == "--lr") args.lr = std::stod(value());
-      else if (flag == "--schedule") args.schedule = value();
-      else if (flag == "--warmup") args.warmup = std::stoll(value());
-      else if (flag == "--soft") args.soft = true;
-      else if (flag == "--proxy-lr-mult") args.proxy_lr_mult = std::stod(value());
-      else if (flag == "--threads") args.threads = std::stoi(value());
-      else if (flag == "--seed") args.seed = std::stoull(value());
-      else if (flag == "--data") args.data = value();
-      else if (flag == "--out") args.out = value();
-      else if (flag == "--max-steps") args.max_steps = std::stoll(value());
-      else if (flag == "--eval-limit") args.eval_limit = std::stoll(value());
-      else if (flag == "--check") args.check = true;
-      else if (flag == "--help" || flag == "-h") usage("learn a digit embedding on MNIST and evaluate it by retrieval");
-      else usage(("unknown flag " + flag).c_str());
+      if (flag == "--loss")
+        args.loss = value();
+      else if (flag == "--mining")
+        args.mining = value();
+      else if (flag == "--margin")
+        args.margin = std::stod(value());
+      else if (flag == "--dim")
+        args.dim = std::stoll(value());
+      else if (flag == "--epochs")
+        args.epochs = std::stoi(value());
+      else if (flag == "--P")
+        args.p = std::stoll(value());
+      else if (flag == "--K")
+        args.k = std::stoll(value());
+      else if (flag == "--lr")
+        args.lr = std::stod(value());
+      else if (flag == "--schedule")
+        args.schedule = value();
+      else if (flag == "--warmup")
+        args.warmup = std::stoll(value());
+      else if (flag == "--soft")
+        args.soft = true;
+      else if (flag == "--proxy-lr-mult")
+        args.proxy_lr_mult = std::stod(value());
+      else if (flag == "--threads")
+        args.threads = std::stoi(value());
+      else if (flag == "--seed")
+        args.seed = std::stoull(value());
+      else if (flag == "--data")
+        args.data = value();
+      else if (flag == "--out")
+        args.out = value();
+      else if (flag == "--max-steps")
+        args.max_steps = std::stoll(value());
+      else if (flag == "--eval-limit")
+        args.eval_limit = std::stoll(value());
+      else if (flag == "--check")
+        args.check = true;
+      else if (flag == "--help" || flag == "-h")
+        usage("learn a digit embedding on MNIST and evaluate it by retrieval");
+      else
+        usage(("unknown flag " + flag).c_str());
     } catch (const std::logic_error&) {
       usage(("bad value for " + flag).c_str());
     }
@@ -172,8 +193,8 @@ int run(const Args& args) {
   embed::Trainer trainer(config, train_set, embed::make_mnist_embedder(args.dim), normalize);
   std::printf("mnist_embed: %s; %lld parameters, Adam lr %g, PK batches P=%lld K=%lld; %lld train / %lld test images\n",
               trainer.loss_description().c_str(), static_cast<long long>(trainer.num_parameters()), args.lr,
-              static_cast<long long>(args.p), static_cast<long long>(args.k),
-              static_cast<long long>(train_set->size()), static_cast<long long>(test_set->size()));
+              static_cast<long long>(args.p), static_cast<long long>(args.k), static_cast<long long>(train_set->size()),
+              static_cast<long long>(test_set->size()));
 
   // Queries: the test set; references: the training set (or their first --eval-limit images).
   auto limit = [&](const std::shared_ptr<data::MNIST>& set) -> std::shared_ptr<const data::Dataset> {
@@ -183,7 +204,7 @@ int run(const Args& args) {
   };
   const auto queries = limit(test_set), references = limit(train_set);
 
-  trainer.snapshot_distances("before training", *queries);
+  trainer.snapshot_distances("before", *queries);
   for (int epoch = 1; epoch <= args.epochs; ++epoch) {
     const bool more = trainer.train_epoch(epoch, args.max_steps);
     const embed::Retrieval r = trainer.evaluate_retrieval(*queries, *references, /*query_in_reference=*/false);
@@ -192,8 +213,10 @@ int run(const Args& args) {
                 r.r_precision, r.map_at_r);
     if (!more) break;
   }
-  trainer.snapshot_distances("after training", *queries);
-  trainer.write_embedding_map(*queries, /*max_points=*/2000);
+  trainer.snapshot_distances("after", *queries);
+  trainer.write_embedding_map(
+      *queries, /*max_points=*/2000,
+      {"digit 0", "digit 1", "digit 2", "digit 3", "digit 4", "digit 5", "digit 6", "digit 7", "digit 8", "digit 9"});
   const std::string report = trainer.write_report();
   std::printf("wrote %s (open it in a browser)\n", report.c_str());
   return args.check && !trainer.loss_fell() ? 1 : 0;
