@@ -112,11 +112,15 @@ inline void prefetch_ahead(const T* p, std::int64_t count) {
 constexpr int kSearchBlock = 32;
 
 // Note [float sums in float64]
-// A float32 sum accumulates in float64, so its error does not grow with the number of elements and the result is
-// the float64 sum rounded once (for n below 2^29 or so, the float64 rounding is far below a float ulp): every element
-// is widened before it is added, on every path. (Adding blocks of floats first and widening the blocks was measured
-// ~10% faster on the 64 MB sum, but then a cancelling row sum can be off by many float ulps of its result, and the
-// CPU would no longer agree with the CUDA kernel, which widens every element too.)
+// A float32 sum accumulates in float64, so its error does not grow with the number of elements. The contiguous path
+// first adds blocks of 64 floats in float32 -- eight 8-lane vectors in a tree of depth 3, so each lane adds 8 values
+// with at most 3 roundings -- and widens each block's 8 lane sums to float64. The error is then at most about
+// 3 * 2^-24 * sum|x_i| (plus the final rounding), independent of n, where PyTorch's float32 cascade grows with log n.
+// Widening every element instead would give the float64 sum rounded once, but the conversions (one per 4 floats) are
+// the bottleneck of the loop: measured on the 64 MB [4096, 4096] last-dim sum with 2 threads, 1.06 ms against
+// 0.79 ms for the blocks (bench/bench_core SumLastDim; PyTorch 1.13: 0.80-0.83 ms). The strided and column paths
+// still widen every element. The CUDA kernel widens every element too, so the two devices agree to the bound above,
+// not bit for bit (tests/test_cuda.cpp checks exactly that bound).
 template <typename T>
 struct SumOp {
   using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
@@ -133,15 +137,21 @@ struct SumOp {
     std::int64_t i = 0;
     Acc acc = 0;
     if constexpr (std::is_same_v<T, float>) {
-      // Eight float64 accumulators of 4 lanes (one AVX2 register each: 64-byte vectors would go through memory
-      // without AVX-512); each load of 4 floats is widened before it is added.
+      // Note [float sums in float64]: blocks of 64 floats added in float32, each block's 8 lanes widened.
+      using F8 = simd::Vec<float, 8>;
       using D4 = simd::Vec<double, 4>;
-      D4 a[8] = {};
-      for (; i + 32 <= n; i += 32) {
-        prefetch_ahead(p + i, 32);
-        for (int k = 0; k < 8; ++k) a[k] += __builtin_convertvector(load<4>(p + i + 4 * k), D4);
+      D4 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+      for (; i + 64 <= n; i += 64) {
+        prefetch_ahead(p + i, 64);
+        const F8 s0 = load<8>(p + i) + load<8>(p + i + 8), s1 = load<8>(p + i + 16) + load<8>(p + i + 24);
+        const F8 s2 = load<8>(p + i + 32) + load<8>(p + i + 40), s3 = load<8>(p + i + 48) + load<8>(p + i + 56);
+        const F8 t0 = s0 + s1, t1 = s2 + s3;
+        a0 += __builtin_convertvector(__builtin_shufflevector(t0, t0, 0, 1, 2, 3), D4);
+        a1 += __builtin_convertvector(__builtin_shufflevector(t0, t0, 4, 5, 6, 7), D4);
+        a2 += __builtin_convertvector(__builtin_shufflevector(t1, t1, 0, 1, 2, 3), D4);
+        a3 += __builtin_convertvector(__builtin_shufflevector(t1, t1, 4, 5, 6, 7), D4);
       }
-      const D4 s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+      const D4 s = (a0 + a1) + (a2 + a3);
       for (int l = 0; l < 4; ++l) acc += s[l];
     } else if constexpr (!std::is_same_v<T, bool>) {
       // double, int64: four independent vector accumulators
