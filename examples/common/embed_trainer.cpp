@@ -14,78 +14,18 @@ namespace embed {
 
 using namespace trident;
 
-namespace {
-
-TripletMining parse_mining(const std::string& name) {
-  for (TripletMining m : {TripletMining::All, TripletMining::Hard, TripletMining::SemiHard, TripletMining::Easy,
-                          TripletMining::BatchHard, TripletMining::BatchSemiHard}) {
-    if (name == mining_name(m)) return m;
-  }
-  TRIDENT_CHECK(false, "--mining: unknown '{}': expected all, hard, semihard, easy, batch_hard or batch_semihard", name);
-  return TripletMining::All;
-}
-
-std::string fmt_margin(double m) { return fmt::format("{:g}", m); }
-
-}  // namespace
-
 LossHandle make_loss(const RunConfig& config, std::int64_t num_classes) {
-  LossHandle h;
   const std::string& name = config.loss;
+  LossConfig c;
+  c.loss = name;
+  c.num_classes = num_classes;
+  c.dim = config.dim;
   if (name == "triplet") {
-    TripletMarginOptions o;
-    o.mining = parse_mining(config.mining);
-    if (config.margin) o.margin = *config.margin;
-    o.soft = config.soft;
-    auto loss = std::make_shared<TripletMarginLoss>(o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.description = fmt::format("triplet ({}margin {}, {} mining, {})", o.soft ? "soft " : "", fmt_margin(o.margin),
-                                mining_name(o.mining), to_string(o.distance));
-  } else if (name == "contrastive") {
-    ContrastiveOptions o;
-    if (config.margin) o.neg_margin = *config.margin;
-    auto loss = std::make_shared<ContrastiveLoss>(o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.description = fmt::format("contrastive (pos margin {}, neg margin {}, {})", fmt_margin(o.pos_margin),
-                                fmt_margin(o.neg_margin), to_string(o.distance));
-  } else if (name == "quadruplet") {
-    QuadrupletLossOptions o;
-    if (config.margin) o.margin1 = *config.margin;
-    auto loss = std::make_shared<QuadrupletLoss>(o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.description = fmt::format("quadruplet (margins {} and {}, batch_hard, {})", fmt_margin(o.margin1),
-                                fmt_margin(o.margin2), to_string(o.distance));
-  } else if (name == "proxy-nca") {
-    auto loss = std::make_shared<ProxyNCALoss>(num_classes, config.dim);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return loss->forward(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.parameters = loss->parameters();
-    h.description = fmt::format("proxy-nca ({} proxies)", num_classes);
-  } else if (name == "proxy-anchor") {
-    ProxyAnchorOptions o;
-    if (config.margin) o.margin = *config.margin;
-    auto loss = std::make_shared<ProxyAnchorLoss>(num_classes, config.dim, o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return loss->forward(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.parameters = loss->parameters();
-    h.description = fmt::format("proxy-anchor ({} proxies, margin {}, alpha {})", num_classes, fmt_margin(o.margin),
-                                fmt_margin(o.alpha));
-  } else if (name == "multi-similarity") {
-    MultiSimilarityOptions o;
-    auto loss = std::make_shared<MultiSimilarityLoss>(o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.description = "multi-similarity (alpha 2, beta 50, lambda 0.5, mined with epsilon 0.1)";
-  } else {
-    TRIDENT_CHECK(false,
-                  "--loss: unknown '{}': expected triplet, contrastive, quadruplet, proxy-nca, proxy-anchor or "
-                  "multi-similarity",
-                  name);
+    c.mining = config.mining;
+    c.soft = config.soft;
   }
-  return h;
+  if (name != "proxy-nca" && name != "multi-similarity") c.margin = config.margin;
+  return make_loss(c);
 }
 
 std::shared_ptr<nn::Sequential> make_mnist_embedder(std::int64_t dim) {
@@ -117,10 +57,11 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
     const std::int64_t batch = p_ * k_;
     p_ = num_classes;
     k_ = (batch + p_ - 1) / p_;
-    std::printf("note: the training set has %lld classes, fewer than P = %lld: using P = %lld, K = %lld (%lld images "
-                "per batch)\n",
-                static_cast<long long>(num_classes), static_cast<long long>(config_.p), static_cast<long long>(p_),
-                static_cast<long long>(k_), static_cast<long long>(p_ * k_));
+    std::printf(
+        "note: the training set has %lld classes, fewer than P = %lld: using P = %lld, K = %lld (%lld images "
+        "per batch)\n",
+        static_cast<long long>(num_classes), static_cast<long long>(config_.p), static_cast<long long>(p_),
+        static_cast<long long>(k_), static_cast<long long>(p_ * k_));
   }
   loss_ = make_loss(config_, classes.empty() ? 0 : classes.back() + 1);
 
@@ -143,14 +84,14 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
   } else {
     scheduler_ = std::move(after);
   }
-  loader_ = std::make_unique<data::DataLoader>(
-      train_set_, sampler, data::DataLoaderOptions{.seed = config_.seed, .transform = transform_});
+  loader_ = std::make_unique<data::DataLoader>(train_set_, sampler,
+                                               data::DataLoaderOptions{.seed = config_.seed, .transform = transform_});
   step_log_ = std::make_unique<viz::CsvLog>(
       config_.out + "/train_log.csv",
       std::vector<std::string>{"step", "epoch", "loss", "tuples", "active_fraction", "mean_positive", "mean_negative"});
   epoch_log_ = std::make_unique<viz::CsvLog>(
-      config_.out + "/epochs.csv", std::vector<std::string>{"epoch", "seconds", "images_per_second", "precision_at_1",
-                                                            "r_precision", "map_at_r"});
+      config_.out + "/epochs.csv",
+      std::vector<std::string>{"epoch", "seconds", "images_per_second", "precision_at_1", "r_precision", "map_at_r"});
 }
 
 bool Trainer::train_epoch(int epoch, std::int64_t max_steps) {
@@ -279,9 +220,9 @@ void Trainer::write_embedding_map(const data::Dataset& dataset, std::int64_t max
                             .x_label = p.axis_label(0),
                             .y_label = p.axis_label(1)});
   }
-  add_figure("embedding.svg", svg,
-             fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.",
-                         first.size()));
+  add_figure(
+      "embedding.svg", svg,
+      fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.", first.size()));
 }
 
 void Trainer::add_figure(const std::string& file, const std::string& svg, const std::string& caption) {
@@ -315,10 +256,9 @@ std::string Trainer::write_report(const std::vector<std::pair<std::string, std::
                      "The loss of each training batch. It falls as the embedding learns to separate the classes."});
   figures.push_back(
       {"active.svg",
-       viz::line_plot_svg({{"active fraction", step, active}, {"mean of 25 steps", step, smooth(active)}},
-                          {.title = "Fraction of mined tuples with a non-zero loss",
-                           .x_label = "step",
-                           .y_label = "active fraction"}),
+       viz::line_plot_svg(
+           {{"active fraction", step, active}, {"mean of 25 steps", step, smooth(active)}},
+           {.title = "Fraction of mined tuples with a non-zero loss", .x_label = "step", .y_label = "active fraction"}),
        "stats().active_fraction: of the tuples the loss used, the fraction that still violate the margin. Mining "
        "keeps it high by picking hard tuples; it falls as the embedding improves."});
   if (!snapshots_.empty()) {
@@ -340,11 +280,12 @@ std::string Trainer::write_report(const std::vector<std::pair<std::string, std::
   figures.insert(figures.end(), figures_.begin(), figures_.end());
 
   viz::Report report(config_.title);
-  std::vector<std::pair<std::string, std::string>> all_settings{{"loss", loss_.description},
-                                                                {"embedding dim", std::to_string(config_.dim)},
-                                                                {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
-                                                                {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},
-                                                                {"steps", std::to_string(steps_)}};
+  std::vector<std::pair<std::string, std::string>> all_settings{
+      {"loss", loss_.description},
+      {"embedding dim", std::to_string(config_.dim)},
+      {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
+      {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},
+      {"steps", std::to_string(steps_)}};
   all_settings.insert(all_settings.end(), settings.begin(), settings.end());
   report.settings(all_settings);
   std::vector<std::vector<std::string>> rows;

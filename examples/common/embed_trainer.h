@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "loss_menu.h"
 #include "trident/trident.h"
 
 namespace embed {
@@ -32,25 +33,20 @@ struct RunConfig {
   std::string mining = "batch_hard";
   std::optional<double> margin;  // the loss's own default when absent
   std::int64_t dim = 64;
-  std::int64_t p = 32, k = 4;    // PK batches
+  std::int64_t p = 32, k = 4;  // PK batches
   double lr = 1e-3;
-  int epochs = 1;                  // for the learning-rate schedule's length
+  int epochs = 1;                     // for the learning-rate schedule's length
   std::string schedule = "constant";  // constant | cosine (half a cosine to 0 over the run, after the warm-up)
-  std::int64_t warmup = 0;         // steps of linear warm-up from lr/10
-  bool soft = false;               // triplet: soft margin log(1 + exp(.)) instead of the hinge
-  double proxy_lr_mult = 100;    // proxies learn this many times faster (Proxy-Anchor's official setting)
+  std::int64_t warmup = 0;            // steps of linear warm-up from lr/10
+  bool soft = false;                  // triplet: soft margin log(1 + exp(.)) instead of the hinge
+  double proxy_lr_mult = 100;         // proxies learn this many times faster (Proxy-Anchor's official setting)
   std::uint64_t seed = 1;
   std::string out = "out";
   std::string title = "embedding";
 };
 
-// One of the metric losses behind a common call.
-struct LossHandle {
-  std::function<Tensor(const Tensor&, const Tensor&)> forward;  // (embeddings [B, D], labels [B]) -> scalar
-  std::function<trident::LossStats()> stats;                     // of the last forward
-  std::vector<Tensor> parameters;                                // learnable proxies, if any
-  std::string description;                                       // "triplet (margin 0.2, batch_hard, euclidean)"
-};
+// The loss of a run, from the shared menu (loss_menu.h). Settings a loss does not take are left out, as before the
+// menu was shared (mining only for triplet, margin not for proxy-nca and multi-similarity, soft only for triplet).
 // num_classes: for the proxy losses (labels must be in [0, num_classes)). Unknown names are an error that lists the
 // menu.
 LossHandle make_loss(const RunConfig& config, std::int64_t num_classes);
