@@ -57,11 +57,10 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
     const std::int64_t batch = p_ * k_;
     p_ = num_classes;
     k_ = (batch + p_ - 1) / p_;
-    std::printf(
-        "note: the training set has %lld classes, fewer than P = %lld: using P = %lld, K = %lld (%lld images "
-        "per batch)\n",
-        static_cast<long long>(num_classes), static_cast<long long>(config_.p), static_cast<long long>(p_),
-        static_cast<long long>(k_), static_cast<long long>(p_ * k_));
+    std::printf("note: the training set has %lld classes, fewer than P = %lld: using P = %lld, K = %lld (%lld images "
+                "per batch)\n",
+                static_cast<long long>(num_classes), static_cast<long long>(config_.p), static_cast<long long>(p_),
+                static_cast<long long>(k_), static_cast<long long>(p_ * k_));
   }
   loss_ = make_loss(config_, classes.empty() ? 0 : classes.back() + 1);
 
@@ -84,14 +83,14 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
   } else {
     scheduler_ = std::move(after);
   }
-  loader_ = std::make_unique<data::DataLoader>(train_set_, sampler,
-                                               data::DataLoaderOptions{.seed = config_.seed, .transform = transform_});
+  loader_ = std::make_unique<data::DataLoader>(
+      train_set_, sampler, data::DataLoaderOptions{.seed = config_.seed, .transform = transform_});
   step_log_ = std::make_unique<viz::CsvLog>(
       config_.out + "/train_log.csv",
       std::vector<std::string>{"step", "epoch", "loss", "tuples", "active_fraction", "mean_positive", "mean_negative"});
   epoch_log_ = std::make_unique<viz::CsvLog>(
-      config_.out + "/epochs.csv",
-      std::vector<std::string>{"epoch", "seconds", "images_per_second", "precision_at_1", "r_precision", "map_at_r"});
+      config_.out + "/epochs.csv", std::vector<std::string>{"epoch", "seconds", "images_per_second", "precision_at_1",
+                                                            "r_precision", "map_at_r"});
 }
 
 bool Trainer::train_epoch(int epoch, std::int64_t max_steps) {
@@ -220,9 +219,9 @@ void Trainer::write_embedding_map(const data::Dataset& dataset, std::int64_t max
                             .x_label = p.axis_label(0),
                             .y_label = p.axis_label(1)});
   }
-  add_figure(
-      "embedding.svg", svg,
-      fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.", first.size()));
+  add_figure("embedding.svg", svg,
+             fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.",
+                         first.size()));
 }
 
 void Trainer::add_figure(const std::string& file, const std::string& svg, const std::string& caption) {
@@ -256,9 +255,10 @@ std::string Trainer::write_report(const std::vector<std::pair<std::string, std::
                      "The loss of each training batch. It falls as the embedding learns to separate the classes."});
   figures.push_back(
       {"active.svg",
-       viz::line_plot_svg(
-           {{"active fraction", step, active}, {"mean of 25 steps", step, smooth(active)}},
-           {.title = "Fraction of mined tuples with a non-zero loss", .x_label = "step", .y_label = "active fraction"}),
+       viz::line_plot_svg({{"active fraction", step, active}, {"mean of 25 steps", step, smooth(active)}},
+                          {.title = "Fraction of mined tuples with a non-zero loss",
+                           .x_label = "step",
+                           .y_label = "active fraction"}),
        "stats().active_fraction: of the tuples the loss used, the fraction that still violate the margin. Mining "
        "keeps it high by picking hard tuples; it falls as the embedding improves."});
   if (!snapshots_.empty()) {
@@ -280,12 +280,11 @@ std::string Trainer::write_report(const std::vector<std::pair<std::string, std::
   figures.insert(figures.end(), figures_.begin(), figures_.end());
 
   viz::Report report(config_.title);
-  std::vector<std::pair<std::string, std::string>> all_settings{
-      {"loss", loss_.description},
-      {"embedding dim", std::to_string(config_.dim)},
-      {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
-      {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},
-      {"steps", std::to_string(steps_)}};
+  std::vector<std::pair<std::string, std::string>> all_settings{{"loss", loss_.description},
+                                                                {"embedding dim", std::to_string(config_.dim)},
+                                                                {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
+                                                                {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},
+                                                                {"steps", std::to_string(steps_)}};
   all_settings.insert(all_settings.end(), settings.begin(), settings.end());
   report.settings(all_settings);
   std::vector<std::vector<std::string>> rows;

@@ -33,13 +33,13 @@ struct RunConfig {
   std::string mining = "batch_hard";
   std::optional<double> margin;  // the loss's own default when absent
   std::int64_t dim = 64;
-  std::int64_t p = 32, k = 4;  // PK batches
+  std::int64_t p = 32, k = 4;    // PK batches
   double lr = 1e-3;
-  int epochs = 1;                     // for the learning-rate schedule's length
+  int epochs = 1;                  // for the learning-rate schedule's length
   std::string schedule = "constant";  // constant | cosine (half a cosine to 0 over the run, after the warm-up)
-  std::int64_t warmup = 0;            // steps of linear warm-up from lr/10
-  bool soft = false;                  // triplet: soft margin log(1 + exp(.)) instead of the hinge
-  double proxy_lr_mult = 100;         // proxies learn this many times faster (Proxy-Anchor's official setting)
+  std::int64_t warmup = 0;         // steps of linear warm-up from lr/10
+  bool soft = false;               // triplet: soft margin log(1 + exp(.)) instead of the hinge
+  double proxy_lr_mult = 100;    // proxies learn this many times faster (Proxy-Anchor's official setting)
   std::uint64_t seed = 1;
   std::string out = "out";
   std::string title = "embedding";
