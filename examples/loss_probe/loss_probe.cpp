@@ -212,7 +212,7 @@ Tensor load(const std::string& flag, const std::string& path) {
   try {
     return load_npy(path);
   } catch (const Error& e) {
-    detail::throw_error(fmt::format("{} {}: {}", flag, path, e.what()));
+    detail::throw_error(fmt::format("{}: {}", flag, e.what()));  // load_npy names the file
   }
 }
 
@@ -227,8 +227,8 @@ Batch load_batch(const Args& a) {
   try {
     b.labels = load_npy(*a.labels);
   } catch (const Error& e) {
-    detail::throw_error(fmt::format("--labels {}: {}\n  labels must be int64: np.save(path, labels.astype(np.int64))",
-                                    *a.labels, e.what()));
+    detail::throw_error(
+        fmt::format("--labels: {}\n  labels must be int64: np.save(path, labels.astype(np.int64))", e.what()));
   }
   TRIDENT_CHECK(b.labels.dtype() == kInt64,
                 "--labels {}: labels must be int64, got {}: np.save(path, labels.astype(np.int64))", *a.labels,
