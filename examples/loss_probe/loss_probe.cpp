@@ -381,7 +381,7 @@ void print_mined(const Batch& b, const embed::LossConfig& c, std::int64_t show) 
     for (std::int64_t i = 0; i < std::min<std::int64_t>(show, t.size()); ++i) {
       const double ap = at(a[i], p[i]), an = at(a[i], ng[i]);
       const double delta = is_similarity(dist.distance) ? ap - an : an - ap;
-      std::printf("  %6lld %6lld %6lld   %10.6f %10.6f %10.6f\n", static_cast<long long>(a[i]),
+      std::printf("  %6lld %6lld %6lld   %10.6g %10.6g %10.6g\n", static_cast<long long>(a[i]),
                   static_cast<long long>(p[i]), static_cast<long long>(ng[i]), ap, an, delta);
     }
   } else if (c.loss == "contrastive") {
@@ -392,12 +392,12 @@ void print_mined(const Batch& b, const embed::LossConfig& c, std::int64_t show) 
                 mining_name(o.mining), o.pos_margin, o.neg_margin, to_string(o.distance).c_str(), a1.size(), a2.size());
     std::printf("  positive pairs:\n");
     for (std::size_t i = 0; i < std::min<std::size_t>(show, a1.size()); ++i) {
-      std::printf("    (%lld, %lld)  %s = %.6f\n", static_cast<long long>(a1[i]), static_cast<long long>(p[i]), dn,
+      std::printf("    (%lld, %lld)  %s = %.6g\n", static_cast<long long>(a1[i]), static_cast<long long>(p[i]), dn,
                   at(a1[i], p[i]));
     }
     std::printf("  negative pairs:\n");
     for (std::size_t i = 0; i < std::min<std::size_t>(show, a2.size()); ++i) {
-      std::printf("    (%lld, %lld)  %s = %.6f\n", static_cast<long long>(a2[i]), static_cast<long long>(ng[i]), dn,
+      std::printf("    (%lld, %lld)  %s = %.6g\n", static_cast<long long>(a2[i]), static_cast<long long>(ng[i]), dn,
                   at(a2[i], ng[i]));
     }
   } else if (c.loss == "quadruplet") {
@@ -409,7 +409,7 @@ void print_mined(const Batch& b, const embed::LossConfig& c, std::int64_t show) 
     std::printf("  %5s %5s %5s %5s %5s   %10s %10s %10s\n", "a", "p", "n", "l", "k", fmt::format("{}(a,p)", dn).c_str(),
                 fmt::format("{}(a,n)", dn).c_str(), fmt::format("{}(l,k)", dn).c_str());
     for (std::int64_t i = 0; i < std::min<std::int64_t>(show, q.size()); ++i) {
-      std::printf("  %5lld %5lld %5lld %5lld %5lld   %10.6f %10.6f %10.6f\n", static_cast<long long>(a[i]),
+      std::printf("  %5lld %5lld %5lld %5lld %5lld   %10.6g %10.6g %10.6g\n", static_cast<long long>(a[i]),
                   static_cast<long long>(p[i]), static_cast<long long>(ng[i]), static_cast<long long>(l[i]),
                   static_cast<long long>(k[i]), at(a[i], p[i]), at(a[i], ng[i]), at(l[i], k[i]));
     }
