@@ -14,79 +14,18 @@ namespace embed {
 
 using namespace trident;
 
-namespace {
-
-TripletMining parse_mining(const std::string& name) {
-  for (TripletMining m : {TripletMining::All, TripletMining::Hard, TripletMining::SemiHard, TripletMining::Easy,
-                          TripletMining::BatchHard, TripletMining::BatchSemiHard}) {
-    if (name == mining_name(m)) return m;
-  }
-  TRIDENT_CHECK(false, "--mining: unknown '{}': expected all, hard, semihard, easy, batch_hard or batch_semihard",
-                name);
-  return TripletMining::All;
-}
-
-std::string fmt_margin(double m) { return fmt::format("{:g}", m); }
-
-}  // namespace
-
 LossHandle make_loss(const RunConfig& config, std::int64_t num_classes) {
-  LossHandle h;
   const std::string& name = config.loss;
+  LossConfig c;
+  c.loss = name;
+  c.num_classes = num_classes;
+  c.dim = config.dim;
   if (name == "triplet") {
-    TripletMarginOptions o;
-    o.mining = parse_mining(config.mining);
-    if (config.margin) o.margin = *config.margin;
-    o.soft = config.soft;
-    auto loss = std::make_shared<TripletMarginLoss>(o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.description = fmt::format("triplet ({}margin {}, {} mining, {})", o.soft ? "soft " : "", fmt_margin(o.margin),
-                                mining_name(o.mining), to_string(o.distance));
-  } else if (name == "contrastive") {
-    ContrastiveOptions o;
-    if (config.margin) o.neg_margin = *config.margin;
-    auto loss = std::make_shared<ContrastiveLoss>(o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.description = fmt::format("contrastive (pos margin {}, neg margin {}, {})", fmt_margin(o.pos_margin),
-                                fmt_margin(o.neg_margin), to_string(o.distance));
-  } else if (name == "quadruplet") {
-    QuadrupletLossOptions o;
-    if (config.margin) o.margin1 = *config.margin;
-    auto loss = std::make_shared<QuadrupletLoss>(o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.description = fmt::format("quadruplet (margins {} and {}, batch_hard, {})", fmt_margin(o.margin1),
-                                fmt_margin(o.margin2), to_string(o.distance));
-  } else if (name == "proxy-nca") {
-    auto loss = std::make_shared<ProxyNCALoss>(num_classes, config.dim);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return loss->forward(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.parameters = loss->parameters();
-    h.description = fmt::format("proxy-nca ({} proxies)", num_classes);
-  } else if (name == "proxy-anchor") {
-    ProxyAnchorOptions o;
-    if (config.margin) o.margin = *config.margin;
-    auto loss = std::make_shared<ProxyAnchorLoss>(num_classes, config.dim, o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return loss->forward(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.parameters = loss->parameters();
-    h.description = fmt::format("proxy-anchor ({} proxies, margin {}, alpha {})", num_classes, fmt_margin(o.margin),
-                                fmt_margin(o.alpha));
-  } else if (name == "multi-similarity") {
-    MultiSimilarityOptions o;
-    auto loss = std::make_shared<MultiSimilarityLoss>(o);
-    h.forward = [loss](const Tensor& e, const Tensor& y) { return (*loss)(e, y); };
-    h.stats = [loss] { return loss->stats(); };
-    h.description = "multi-similarity (alpha 2, beta 50, lambda 0.5, mined with epsilon 0.1)";
-  } else {
-    TRIDENT_CHECK(false,
-                  "--loss: unknown '{}': expected triplet, contrastive, quadruplet, proxy-nca, proxy-anchor or "
-                  "multi-similarity",
-                  name);
+    c.mining = config.mining;
+    c.soft = config.soft;
   }
-  return h;
+  if (name != "proxy-nca" && name != "multi-similarity") c.margin = config.margin;
+  return make_loss(c);
 }
 
 std::shared_ptr<nn::Sequential> make_mnist_embedder(std::int64_t dim) {

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "loss_menu.h"
 #include "trident/trident.h"
 
 namespace embed {
@@ -44,13 +45,8 @@ struct RunConfig {
   std::string title = "embedding";
 };
 
-// One of the metric losses behind a common call.
-struct LossHandle {
-  std::function<Tensor(const Tensor&, const Tensor&)> forward;  // (embeddings [B, D], labels [B]) -> scalar
-  std::function<trident::LossStats()> stats;                    // of the last forward
-  std::vector<Tensor> parameters;                               // learnable proxies, if any
-  std::string description;                                      // "triplet (margin 0.2, batch_hard, euclidean)"
-};
+// The loss of a run, from the shared menu (loss_menu.h). Settings a loss does not take are left out, as before the
+// menu was shared (mining only for triplet, margin not for proxy-nca and multi-similarity, soft only for triplet).
 // num_classes: for the proxy losses (labels must be in [0, num_classes)). Unknown names are an error that lists the
 // menu.
 LossHandle make_loss(const RunConfig& config, std::int64_t num_classes);
