@@ -90,17 +90,18 @@ namespace {
 // distance_matrix and distance_matrix_backward therefore make one GEMM each plus one raw pass in place (metric losses
 // are CPU-only, contiguous float32/float64): the forward holds only D, the backward one extra B x B buffer.
 
-// d <- max((xx_i + xx_j) - 2 d_ij, 0) in place, diagonal 0, then sqrt when euclidean: bit for bit the expression of
-// pairwise_distance (clamp_min(xx + yy - (x y^T) * 2, 0), diagonal zeroed, sqrt), so losses and a reference built on
-// pairwise_distance see the same values, ties included.
+// d <- max((xx_i + xx_j) - 2 d_ij, 0) in place (0 below the rounding floor), diagonal 0, then sqrt when euclidean: bit
+// for bit the expression of pairwise_distance (clamp_min(xx + yy - (x y^T) * 2, 0), diagonal zeroed, sqrt), so losses
+// and a reference built on pairwise_distance see the same values, ties included.
 template <typename T>
 void gram_to_distance(T* d, const T* xx, std::int64_t b, bool squared) {
 #pragma omp parallel for schedule(static) if (b * b >= 65536)
   for (std::int64_t i = 0; i < b; ++i) {
     T* row = d + i * b;
     for (std::int64_t j = 0; j < b; ++j) {
-      T v = (xx[i] + xx[j]) - row[j] * T(2);
-      v = v > T(0) ? v : T(0);
+      const T norms = xx[i] + xx[j];
+      T v = norms - row[j] * T(2);
+      v = v > norms * rounding_floor<T>() ? v : T(0);  // Note [Rounding floor of GEMM distances]
       if (j == i) v = T(0);
       row[j] = squared ? v : std::sqrt(v);
     }

@@ -16,10 +16,14 @@ using autograd::Node;
 
 const char* distance_name(Distance d) {
   switch (d) {
-    case Distance::Euclidean: return "euclidean";
-    case Distance::SquaredEuclidean: return "squared_euclidean";
-    case Distance::Cosine: return "cosine";
-    case Distance::Dot: return "dot";
+    case Distance::Euclidean:
+      return "euclidean";
+    case Distance::SquaredEuclidean:
+      return "squared_euclidean";
+    case Distance::Cosine:
+      return "cosine";
+    case Distance::Dot:
+      return "dot";
   }
   return "?";
 }
@@ -50,7 +54,9 @@ namespace {
 struct PairwiseEuclideanBackward final : Node {
   bool squared = false;
   std::size_t x = 0, y = 0, dist = 0;  // saved: both inputs (the gradient is linear in them) and D (for W = G / D)
-  std::string name() const override { return squared ? "PairwiseSquaredEuclideanBackward" : "PairwiseEuclideanBackward"; }
+  std::string name() const override {
+    return squared ? "PairwiseSquaredEuclideanBackward" : "PairwiseEuclideanBackward";
+  }
   std::vector<Tensor> apply(const Tensor& grad) override {
     const Tensor xv = saved(x), yv = saved(y);
     Tensor w;
@@ -85,22 +91,28 @@ Tensor pairwise_distance(const Tensor& x, const Tensor& y_in, Distance distance)
   check_same_device("pairwise_distance", x, y);
 
   switch (distance) {
-    case Distance::Dot: return matmul(x, y.t());
+    case Distance::Dot:
+      return matmul(x, y.t());
     case Distance::Cosine: {
       const Tensor xn = l2_normalize(x, 1);
       return matmul(xn, self ? xn.t() : l2_normalize(y, 1).t());
     }
     case Distance::Euclidean:
-    case Distance::SquaredEuclidean: break;
+    case Distance::SquaredEuclidean:
+      break;
   }
 
   const bool squared = distance == Distance::SquaredEuclidean;
   Tensor d;
   {
     NoGradGuard no_grad;
-    const Tensor xx = sum(x * x, {1}, true);                  // [N, 1]
+    const Tensor xx = sum(x * x, {1}, true);                         // [N, 1]
     const Tensor yy = self ? xx.t() : sum(y * y, {1}).unsqueeze(0);  // [1, M]
-    d = clamp_min(xx + yy - matmul(x, y.t()) * 2.0, 0.0);      // [N, M]
+    const Tensor norms = xx + yy;                                    // [N, M]
+    d = norms - matmul(x, y.t()) * 2.0;
+    // Note [Rounding floor of GEMM distances]: 0 at or below the floor (which is >= 0, so this is also the clamp).
+    const double floor = x.dtype() == kFloat32 ? rounding_floor<float>() : rounding_floor<double>();
+    d = where(d.gt(norms * floor), d, zeros_like(d));
     if (self) {
       // The GEMM leaves rounding noise on the diagonal; a point's distance to itself is exactly 0.
       const std::int64_t n = x.size(0);

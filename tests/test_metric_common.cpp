@@ -60,3 +60,19 @@ TEST(MetricCommon, BadInputsAreClearErrors) {
   EXPECT_THROW_MSG(check_metric_inputs("loss", bad, y), "loss: embeddings contain NaN or infinity");
   EXPECT_NO_THROW(check_metric_inputs("loss", x, y));
 }
+
+// Note [Rounding floor of GEMM distances]: duplicated rows are exactly 0 apart in both precisions (the GEMM form
+// alone leaves ~1e-8 in float64), identically in distance_matrix and pairwise_distance; distinct rows are not.
+TEST(MetricCommon, DuplicatedRowsAreExactlyZeroApart) {
+  for (DType dt : {kFloat64, kFloat32}) {
+    Tensor x = l2_normalize(random_tensor({6, 128}, 21)).to(dt);
+    x.slice(0, 3, 4).copy_(x.slice(0, 1, 2));  // row 3 = row 1
+    for (Distance dist : {Distance::Euclidean, Distance::SquaredEuclidean}) {
+      const Tensor fused = distance_matrix(x, dist), op = pairwise_distance(x, Tensor(), dist);
+      EXPECT_EQ(fused.to(kFloat64).at<double>({1, 3}), 0.0) << dtype_name(dt) << " " << distance_name(dist);
+      EXPECT_EQ(op.to(kFloat64).at<double>({3, 1}), 0.0) << dtype_name(dt) << " " << distance_name(dist);
+      EXPECT_GT(fused.to(kFloat64).at<double>({0, 1}), 0.1);
+      EXPECT_TRUE(all_close(fused, op, 0.0, 0.0)) << "bit for bit";
+    }
+  }
+}
