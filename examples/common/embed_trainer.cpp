@@ -21,7 +21,8 @@ TripletMining parse_mining(const std::string& name) {
                           TripletMining::BatchHard, TripletMining::BatchSemiHard}) {
     if (name == mining_name(m)) return m;
   }
-  TRIDENT_CHECK(false, "--mining: unknown '{}': expected all, hard, semihard, easy, batch_hard or batch_semihard", name);
+  TRIDENT_CHECK(false, "--mining: unknown '{}': expected all, hard, semihard, easy, batch_hard or batch_semihard",
+                name);
   return TripletMining::All;
 }
 
@@ -97,12 +98,34 @@ std::shared_ptr<nn::Sequential> make_mnist_embedder(std::int64_t dim) {
       std::make_shared<BatchNorm1d>(dim), std::make_shared<L2Normalize>(1));
 }
 
+std::shared_ptr<nn::Sequential> make_face_embedder(std::int64_t dim, std::int64_t height, std::int64_t width,
+                                                   std::int64_t channels) {
+  using namespace trident::nn;
+  TRIDENT_CHECK(height >= 8 && width >= 8, "make_face_embedder: images must be at least 8 x 8, got {} x {}", height,
+                width);
+  auto model = std::make_shared<Sequential>();
+  std::int64_t in = 1, h = height, w = width;
+  for (std::int64_t out : {channels, 2 * channels, 4 * channels}) {
+    model->push_back(std::make_shared<Conv2d>(in, out, 3, Conv2dOptions{.padding = {1, 1}}, /*bias=*/false));
+    model->push_back(std::make_shared<BatchNorm2d>(out));
+    model->push_back(std::make_shared<ReLU>());
+    model->push_back(std::make_shared<MaxPool2d>(2));
+    in = out, h /= 2, w /= 2;
+  }
+  model->push_back(std::make_shared<Flatten>());
+  model->push_back(std::make_shared<Linear>(in * h * w, dim));
+  model->push_back(std::make_shared<BatchNorm1d>(dim));
+  model->push_back(std::make_shared<L2Normalize>(1));
+  return model;
+}
+
 Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_set, std::shared_ptr<nn::Module> model,
                  data::TransformPtr transform)
     : config_(std::move(config)),
       train_set_(std::move(train_set)),
       model_(std::move(model)),
-      transform_(std::move(transform)) {
+      transform_(std::move(transform)),
+      eval_transform_(transform_) {
   std::filesystem::create_directories(config_.out);
   const Tensor labels = train_set_->labels();
   const std::vector<std::int64_t> label_vector = labels.to_vector<std::int64_t>();
@@ -117,10 +140,11 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
     const std::int64_t batch = p_ * k_;
     p_ = num_classes;
     k_ = (batch + p_ - 1) / p_;
-    std::printf("note: the training set has %lld classes, fewer than P = %lld: using P = %lld, K = %lld (%lld images "
-                "per batch)\n",
-                static_cast<long long>(num_classes), static_cast<long long>(config_.p), static_cast<long long>(p_),
-                static_cast<long long>(k_), static_cast<long long>(p_ * k_));
+    std::printf(
+        "note: the training set has %lld classes, fewer than P = %lld: using P = %lld, K = %lld (%lld images "
+        "per batch)\n",
+        static_cast<long long>(num_classes), static_cast<long long>(config_.p), static_cast<long long>(p_),
+        static_cast<long long>(k_), static_cast<long long>(p_ * k_));
   }
   loss_ = make_loss(config_, classes.empty() ? 0 : classes.back() + 1);
 
@@ -128,7 +152,7 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
   if (!loss_.parameters.empty()) {
     optimizer_->add_param_group(loss_.parameters, {{"lr", config_.lr * config_.proxy_lr_mult}});
   }
-  auto sampler = std::make_shared<data::PKSampler>(label_vector, p_, k_, config_.seed);
+  auto sampler = std::make_shared<data::PKSampler>(label_vector, p_, k_, config_.seed, config_.batches_per_epoch);
   const std::int64_t total_steps = std::max<std::int64_t>(1, sampler->num_batches() * config_.epochs);
   const std::int64_t warmup = std::min(config_.warmup, total_steps / 2);
   std::unique_ptr<optim::LRScheduler> after;
@@ -143,14 +167,14 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
   } else {
     scheduler_ = std::move(after);
   }
-  loader_ = std::make_unique<data::DataLoader>(
-      train_set_, sampler, data::DataLoaderOptions{.seed = config_.seed, .transform = transform_});
+  loader_ = std::make_unique<data::DataLoader>(train_set_, sampler,
+                                               data::DataLoaderOptions{.seed = config_.seed, .transform = transform_});
   step_log_ = std::make_unique<viz::CsvLog>(
       config_.out + "/train_log.csv",
       std::vector<std::string>{"step", "epoch", "loss", "tuples", "active_fraction", "mean_positive", "mean_negative"});
   epoch_log_ = std::make_unique<viz::CsvLog>(
-      config_.out + "/epochs.csv", std::vector<std::string>{"epoch", "seconds", "images_per_second", "precision_at_1",
-                                                            "r_precision", "map_at_r"});
+      config_.out + "/epochs.csv",
+      std::vector<std::string>{"epoch", "seconds", "images_per_second", "precision_at_1", "r_precision", "map_at_r"});
 }
 
 bool Trainer::train_epoch(int epoch, std::int64_t max_steps) {
@@ -203,7 +227,7 @@ Tensor Trainer::embed(const data::Dataset& dataset) {
     std::vector<std::int64_t> indices(static_cast<std::size_t>(std::min(kBatch, dataset.size() - start)));
     std::iota(indices.begin(), indices.end(), start);
     Tensor x = dataset.get_batch(indices).data;
-    if (transform_) x = transform_->apply(x, engine);
+    if (eval_transform_) x = eval_transform_->apply(x, engine);
     parts.push_back((*model_)(x));
   }
   model_->train();
@@ -279,9 +303,9 @@ void Trainer::write_embedding_map(const data::Dataset& dataset, std::int64_t max
                             .x_label = p.axis_label(0),
                             .y_label = p.axis_label(1)});
   }
-  add_figure("embedding.svg", svg,
-             fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.",
-                         first.size()));
+  add_figure(
+      "embedding.svg", svg,
+      fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.", first.size()));
 }
 
 void Trainer::add_figure(const std::string& file, const std::string& svg, const std::string& caption) {
@@ -315,10 +339,9 @@ std::string Trainer::write_report(const std::vector<std::pair<std::string, std::
                      "The loss of each training batch. It falls as the embedding learns to separate the classes."});
   figures.push_back(
       {"active.svg",
-       viz::line_plot_svg({{"active fraction", step, active}, {"mean of 25 steps", step, smooth(active)}},
-                          {.title = "Fraction of mined tuples with a non-zero loss",
-                           .x_label = "step",
-                           .y_label = "active fraction"}),
+       viz::line_plot_svg(
+           {{"active fraction", step, active}, {"mean of 25 steps", step, smooth(active)}},
+           {.title = "Fraction of mined tuples with a non-zero loss", .x_label = "step", .y_label = "active fraction"}),
        "stats().active_fraction: of the tuples the loss used, the fraction that still violate the margin. Mining "
        "keeps it high by picking hard tuples; it falls as the embedding improves."});
   if (!snapshots_.empty()) {
@@ -340,11 +363,12 @@ std::string Trainer::write_report(const std::vector<std::pair<std::string, std::
   figures.insert(figures.end(), figures_.begin(), figures_.end());
 
   viz::Report report(config_.title);
-  std::vector<std::pair<std::string, std::string>> all_settings{{"loss", loss_.description},
-                                                                {"embedding dim", std::to_string(config_.dim)},
-                                                                {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
-                                                                {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},
-                                                                {"steps", std::to_string(steps_)}};
+  std::vector<std::pair<std::string, std::string>> all_settings{
+      {"loss", loss_.description},
+      {"embedding dim", std::to_string(config_.dim)},
+      {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
+      {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},
+      {"steps", std::to_string(steps_)}};
   all_settings.insert(all_settings.end(), settings.begin(), settings.end());
   report.settings(all_settings);
   std::vector<std::vector<std::string>> rows;
