@@ -454,7 +454,7 @@ int run(const Args& args) {
       100 * r.precision_at_1, seconds);
 
   trainer.add_metric("verification accuracy (10-fold)",
-                     fmt::format("{:.2f}% &plusmn; {:.2f}", 100 * v.accuracy.mean, 100 * v.accuracy.std));
+                     fmt::format("{:.2f}% ± {:.2f}", 100 * v.accuracy.mean, 100 * v.accuracy.std));
   trainer.add_metric("ROC AUC", fmt::format("{:.4f}", v.auc));
   trainer.add_metric("TAR @ FAR = 1e-2", fmt::format("{:.4f}", v.tar_1e2));
   trainer.add_metric("TAR @ FAR = 1e-3", fmt::format("{:.4f}", v.tar_1e3));
