@@ -37,12 +37,34 @@ std::shared_ptr<nn::Sequential> make_mnist_embedder(std::int64_t dim) {
       std::make_shared<BatchNorm1d>(dim), std::make_shared<L2Normalize>(1));
 }
 
+std::shared_ptr<nn::Sequential> make_face_embedder(std::int64_t dim, std::int64_t height, std::int64_t width,
+                                                   std::int64_t channels) {
+  using namespace trident::nn;
+  TRIDENT_CHECK(height >= 8 && width >= 8, "make_face_embedder: images must be at least 8 x 8, got {} x {}", height,
+                width);
+  auto model = std::make_shared<Sequential>();
+  std::int64_t in = 1, h = height, w = width;
+  for (std::int64_t out : {channels, 2 * channels, 4 * channels}) {
+    model->push_back(std::make_shared<Conv2d>(in, out, 3, Conv2dOptions{.padding = {1, 1}}, /*bias=*/false));
+    model->push_back(std::make_shared<BatchNorm2d>(out));
+    model->push_back(std::make_shared<ReLU>());
+    model->push_back(std::make_shared<MaxPool2d>(2));
+    in = out, h /= 2, w /= 2;
+  }
+  model->push_back(std::make_shared<Flatten>());
+  model->push_back(std::make_shared<Linear>(in * h * w, dim));
+  model->push_back(std::make_shared<BatchNorm1d>(dim));
+  model->push_back(std::make_shared<L2Normalize>(1));
+  return model;
+}
+
 Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_set, std::shared_ptr<nn::Module> model,
                  data::TransformPtr transform)
     : config_(std::move(config)),
       train_set_(std::move(train_set)),
       model_(std::move(model)),
-      transform_(std::move(transform)) {
+      transform_(std::move(transform)),
+      eval_transform_(transform_) {
   std::filesystem::create_directories(config_.out);
   const Tensor labels = train_set_->labels();
   const std::vector<std::int64_t> label_vector = labels.to_vector<std::int64_t>();
@@ -69,7 +91,7 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
   if (!loss_.parameters.empty()) {
     optimizer_->add_param_group(loss_.parameters, {{"lr", config_.lr * config_.proxy_lr_mult}});
   }
-  auto sampler = std::make_shared<data::PKSampler>(label_vector, p_, k_, config_.seed);
+  auto sampler = std::make_shared<data::PKSampler>(label_vector, p_, k_, config_.seed, config_.batches_per_epoch);
   const std::int64_t total_steps = std::max<std::int64_t>(1, sampler->num_batches() * config_.epochs);
   const std::int64_t warmup = std::min(config_.warmup, total_steps / 2);
   std::unique_ptr<optim::LRScheduler> after;
@@ -144,7 +166,7 @@ Tensor Trainer::embed(const data::Dataset& dataset) {
     std::vector<std::int64_t> indices(static_cast<std::size_t>(std::min(kBatch, dataset.size() - start)));
     std::iota(indices.begin(), indices.end(), start);
     Tensor x = dataset.get_batch(indices).data;
-    if (transform_) x = transform_->apply(x, engine);
+    if (eval_transform_) x = eval_transform_->apply(x, engine);
     parts.push_back((*model_)(x));
   }
   model_->train();

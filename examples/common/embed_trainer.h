@@ -35,7 +35,8 @@ struct RunConfig {
   std::int64_t dim = 64;
   std::int64_t p = 32, k = 4;  // PK batches
   double lr = 1e-3;
-  int epochs = 1;                     // for the learning-rate schedule's length
+  int epochs = 1;                                                // for the learning-rate schedule's length
+  std::optional<std::int64_t> batches_per_epoch = std::nullopt;  // default: training set size / (P K), at least 1
   std::string schedule = "constant";  // constant | cosine (half a cosine to 0 over the run, after the warm-up)
   std::int64_t warmup = 0;            // steps of linear warm-up from lr/10
   bool soft = false;                  // triplet: soft margin log(1 + exp(.)) instead of the hinge
@@ -53,8 +54,23 @@ LossHandle make_loss(const RunConfig& config, std::int64_t num_classes);
 
 // The mnist_classify CNN trunk ending in a dim-D L2-normalised embedding:
 //   [N, 1, 28, 28] -conv 3x3, ReLU, conv 3x3, ReLU, max-pool 2, flatten-> [N, 9216] -linear, ReLU-> [N, 128]
-//   -linear-> [N, dim] -L2 normalise-> [N, dim]
+//   -linear-> [N, dim] -BatchNorm1d, L2 normalise-> [N, dim]
+//
+// Note [BatchNorm before the L2 normalisation]
+// A freshly initialised network maps every image to nearly the same direction: after L2 normalisation all points sit
+// in one small cap of the sphere, every distance is near 0, and batch-hard triplet's loss is about the margin for every
+// anchor. Its gradient can then be lowered by shrinking all distances together, and training often collapses to one
+// point (loss = margin, active fraction 1, for good). A BatchNorm1d on the embedding, before the normalisation, centres
+// and scales each of its coordinates over the batch, so the points spread over the whole sphere from the first step and
+// the loss has distances to work with. (At evaluation BatchNorm uses its running statistics: a fixed affine map.)
 std::shared_ptr<trident::nn::Sequential> make_mnist_embedder(std::int64_t dim);
+
+// A small BN-CNN for grey face images [N, 1, H, W] (face_verify): three blocks of 3x3 convolution (padding 1),
+// BatchNorm2d, ReLU and 2x2 max-pool with `width`, 2 width and 4 width channels, then flatten, linear to dim,
+// BatchNorm1d and L2 normalisation. For 56 x 46 images and width 32: [N, 128, 7, 5] -> 4480 -> dim.
+// H and W must be at least 8. Note [BatchNorm before the L2 normalisation] says why the BatchNorm1d.
+std::shared_ptr<trident::nn::Sequential> make_face_embedder(std::int64_t dim, std::int64_t height, std::int64_t width,
+                                                            std::int64_t channels = 32);
 
 struct Retrieval {
   double precision_at_1 = 0, r_precision = 0, map_at_r = 0;
@@ -71,6 +87,10 @@ class Trainer {
   double last_epoch_seconds() const { return last_seconds_; }
   double last_epoch_images_per_second() const { return last_images_per_second_; }
   bool loss_fell() const;  // mean of the last 5 step losses below the mean of the first 5
+
+  // The transform embed() applies (evaluation): by default the training transform. Set it when the training
+  // transform augments (face_verify: flips and small affine moves in training, only the normalisation to evaluate).
+  void set_eval_transform(trident::data::TransformPtr transform) { eval_transform_ = std::move(transform); }
 
   // The model's embeddings of a whole dataset [N, dim] (evaluation mode, no graph), and its labels.
   Tensor embed(const trident::data::Dataset& dataset);
@@ -99,7 +119,7 @@ class Trainer {
   RunConfig config_;
   std::shared_ptr<const trident::data::Dataset> train_set_;
   std::shared_ptr<trident::nn::Module> model_;
-  trident::data::TransformPtr transform_;
+  trident::data::TransformPtr transform_, eval_transform_;
   LossHandle loss_;
   std::unique_ptr<trident::optim::Optimizer> optimizer_;
   std::unique_ptr<trident::optim::LRScheduler> scheduler_;
