@@ -32,4 +32,8 @@
 #include "trident/data/data.h"
 #include "trident/nn/nn.h"
 #include "trident/losses/classification.h"
+#include "trident/losses/metric_common.h"
+#include "trident/metrics/knn.h"
+#include "trident/metrics/retrieval.h"
+#include "trident/metrics/verification.h"
 #include "trident/optim/optim.h"
