@@ -59,7 +59,7 @@ echo "load before: $(uptime)" | tee "$work_dir/load.txt" >&2
 for ((r = 0; r < rounds; ++r)); do
   for loss in ${losses//,/ }; do
     echo "round $((r + 1))/$rounds: $loss: trident ..." >&2
-    "$bench" --benchmark_filter="^BM_MetricLoss/$loss/$size_regex\$" --benchmark_format=json \
+    "$bench" --benchmark_filter="^BM_MetricLoss/$loss/$size_regex/" --benchmark_format=json \
       --benchmark_repetitions="$repetitions" --benchmark_report_aggregates_only=true \
       >"$work_dir/trident_${r}_$loss.json"
     echo "round $((r + 1))/$rounds: $loss: torch ..." >&2
@@ -91,8 +91,10 @@ to_ms = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 trident = {}
 for path in glob.glob(os.path.join(work_dir, "trident_*.json")):
     with open(path) as f:
-        report = json.load(f)
-    for b in report["benchmarks"]:
+        text = f.read()
+    if not text.strip():  # that run failed (its error went to stderr)
+        continue
+    for b in json.loads(text)["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
         _, loss, batch = b.get("run_name", b["name"]).removesuffix("/real_time").split("/")[:3]
