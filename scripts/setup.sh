@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages that trident's build and tests need, but only those that are missing.
 #
-#   bash scripts/setup.sh
+#   bash scripts/setup.sh [--tests]
 #
+# --tests also installs what only the test suite uses (scripts/test-packages.txt: headless Chromium, which renders the
+# examples' report.html in a test); scripts/test.sh passes it.
 # When everything is present it prints nothing and exits at once (it only asks dpkg-query), so the other scripts call
 # it on every run. Otherwise it runs `apt-get update` and `apt-get install` for the missing packages: directly when run
 # as root, else through `sudo -n` (never a password prompt: CI has no stdin), else it stops and prints the command to
@@ -16,6 +18,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tools=(g++ cmake ninja-build pkg-config ccache)
 # One package per line; '#' starts a comment; blank lines are ignored.
 mapfile -t libraries < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/debian-packages.txt" | grep -v '^$')
+if [ "${1:-}" = --tests ]; then
+  mapfile -t -O "${#libraries[@]}" libraries < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/test-packages.txt" | grep -v '^$')
+fi
 wanted=("${tools[@]}" "${libraries[@]}")
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -13,7 +13,7 @@ case "$build" in /*) ;; *) build="$root/$build" ;; esac
 jobs=$(nproc 2>/dev/null || echo 2)
 start=$SECONDS
 
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 bash scripts/configure.sh
 cmake --build "$build" -j "$jobs"
 
