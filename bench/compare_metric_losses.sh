@@ -25,7 +25,8 @@
 #
 # Environment: ROUNDS (3), BENCH_REPETITIONS (3), LOSSES (all: batch_hard,semihard,all_triplets,contrastive,
 # proxy_anchor,proxy_nca,multi_similarity), SIZES (128,256,512,1024,2048,4096,8192), TORCH_BUDGET_S (10),
-# MEM_CAP_GB (torch's memory cap), PEAK_CONFIGS, PYTHON (/usr/bin/python3). A full run takes ~30-60 minutes on 2 quiet
+# MEM_CAP_GB (torch's memory cap), PEAK_CONFIGS, CHECK_SIZES (64,256: the sizes of the float64 cross-check of values
+# and gradients that runs first; empty to skip it), PYTHON (/usr/bin/python3). A full run takes ~30-60 minutes on 2 quiet
 # cores, most of it PyTorch's semihard and all-triplets; e.g. SIZES=128,512,2048 ROUNDS=1 for a quick look.
 set -euo pipefail
 
@@ -53,6 +54,17 @@ torch_args=(--sizes "$sizes" --budget-s "$torch_budget" --threads 2)
 if [[ -n ${MEM_CAP_GB:-} ]]; then torch_args+=(--mem-cap-gb "$MEM_CAP_GB"); fi
 work_dir=$(mktemp -d)
 trap 'rm -rf "$work_dir"' EXIT
+
+# First, that both sides compute the same thing: float64 values and gradients on the same inputs (CHECK_SIZES).
+check_sizes=${CHECK_SIZES:-64,256}
+if [[ -n $check_sizes ]]; then
+  echo "checking values and gradients (float64, B = $check_sizes) ..." >&2
+  "$python" "$script_dir/torch_metric_losses.py" --save-check "$work_dir/check" --sizes "$check_sizes" \
+    --losses "$losses" >/dev/null
+  "$bench" --check "$work_dir/check" >/dev/null
+  "$python" "$script_dir/torch_metric_losses.py" --compare "$work_dir/check" >"$work_dir/check.txt" ||
+    echo "(at least one MISMATCH)" >>"$work_dir/check.txt"
+fi
 
 size_regex="(${sizes//,/|})"
 echo "load before: $(uptime)" | tee "$work_dir/load.txt" >&2
@@ -188,6 +200,12 @@ peak_path = os.path.join(work_dir, "peak.txt")
 if os.path.exists(peak_path):
     print("\npeak memory (ru_maxrss of a fresh process: one forward + backward; baseline = before the call):")
     with open(peak_path) as f:
+        for line in f:
+            print("  " + line.rstrip())
+check_path = os.path.join(work_dir, "check.txt")
+if os.path.exists(check_path):
+    print("\nsame inputs, float64: trident's value and gradient against the PyTorch computation's")
+    with open(check_path) as f:
         for line in f:
             print("  " + line.rstrip())
 with open(os.path.join(work_dir, "load.txt")) as f:
