@@ -9,10 +9,12 @@
 # torch.set_num_threads(2)), on identical inputs (PK batches: B/16 classes x 16 items; proxy losses: C = B/8 classes
 # x 8 items; margin 0.2 for the triplet losses).
 #
-# The machine is shared and noisy, so the two sides run alternately, loss by loss, ROUNDS times (default 3), and each
-# cell is the best (lowest) of the rounds' medians: Google Benchmark's median over BENCH_REPETITIONS repetitions
-# (default 3) for trident, torch_metric_losses.py's median over up to 7 runs (fewer for configurations slower than
-# ~1 s: each takes about TORCH_BUDGET_S seconds, default 10) for PyTorch.
+# The machine is shared and noisy (a busy neighbour only ever adds time, and with 2 OpenMP threads on 2 shared cores a
+# descheduled thread stalls its partner at every barrier), so the two sides run alternately, loss by loss, ROUNDS
+# times (default 3), and each cell is the best (lowest) run seen: for trident the fastest of Google Benchmark's
+# BENCH_REPETITIONS repetitions (default 3; each the mean over its iterations) over the rounds, for PyTorch the fastest
+# of torch_metric_losses.py's runs (up to 7 per round; fewer for configurations slower than ~1 s, so that each takes
+# about TORCH_BUDGET_S seconds, default 10; a run is as many calls as make ~50 ms, at least one).
 #
 # Output:
 #   loss | B | trident ms | torch ms | torch/trident | issue ref ms | ref/trident
@@ -23,6 +25,9 @@
 # PyTorch skips what its memory estimate says would not fit under MEM_CAP_GB (default 75% of MemAvailable), e.g.
 # all triplets at B = 8192 (~1.0e9 triplets, ~64 GB).
 #
+# On a loaded machine, also set OMP_WAIT_POLICY=passive (it applies to both sides: trident and this PyTorch both use
+# libgomp): with the default active wait, 2 spinning threads on 2 cores shared with other work stall each other at
+# every parallel region, and small configurations measured 100x slower (proxy_nca B = 256: 250 ms instead of 0.4 ms).
 # Environment: ROUNDS (3), BENCH_REPETITIONS (3), LOSSES (all: batch_hard,semihard,all_triplets,contrastive,
 # proxy_anchor,proxy_nca,multi_similarity), SIZES (128,256,512,1024,2048,4096,8192), TORCH_BUDGET_S (10),
 # MEM_CAP_GB (torch's memory cap), PEAK_CONFIGS, CHECK_SIZES (64,256: the sizes of the float64 cross-check of values
@@ -72,7 +77,7 @@ for ((r = 0; r < rounds; ++r)); do
   for loss in ${losses//,/ }; do
     echo "round $((r + 1))/$rounds: $loss: trident ..." >&2
     "$bench" --benchmark_filter="^BM_MetricLoss/$loss/$size_regex/" --benchmark_format=json \
-      --benchmark_repetitions="$repetitions" --benchmark_report_aggregates_only=true \
+      --benchmark_repetitions="$repetitions" \
       >"$work_dir/trident_${r}_$loss.json"
     echo "round $((r + 1))/$rounds: $loss: torch ..." >&2
     "$python" "$script_dir/torch_metric_losses.py" --losses "$loss" "${torch_args[@]}" >>"$work_dir/torch.txt"
@@ -99,7 +104,7 @@ import sys
 work_dir = sys.argv[1]
 to_ms = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
-# trident: (loss, B) -> best over rounds of the median
+# trident: (loss, B) -> the fastest repetition over all rounds
 trident = {}
 for path in glob.glob(os.path.join(work_dir, "trident_*.json")):
     with open(path) as f:
@@ -107,7 +112,7 @@ for path in glob.glob(os.path.join(work_dir, "trident_*.json")):
     if not text.strip():  # that run failed (its error went to stderr)
         continue
     for b in json.loads(text)["benchmarks"]:
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+        if b.get("run_type") == "aggregate":  # the repetitions themselves are there: take the fastest
             continue
         _, loss, batch = b.get("run_name", b["name"]).removesuffix("/real_time").split("/")[:3]
         key = (loss, int(batch))
@@ -126,8 +131,8 @@ with open(os.path.join(work_dir, "torch.txt")) as f:
             continue
         kv = fields(line)
         key = (kv["loss"], int(kv["B"]))
-        if "ms" in kv:
-            torch_ms[key] = min(float(kv["ms"]), torch_ms.get(key, math.inf))
+        if "best_ms" in kv:
+            torch_ms[key] = min(float(kv["best_ms"]), torch_ms.get(key, math.inf))
         elif key not in torch_ms:
             torch_note[key] = "skipped" if " skipped " in line else "oom"
 
@@ -210,6 +215,6 @@ if os.path.exists(check_path):
             print("  " + line.rstrip())
 with open(os.path.join(work_dir, "load.txt")) as f:
     print("\n" + f.read().rstrip())
-print("(2 threads each side; each cell the best of the rounds' medians; torch "
+print(f"(2 threads each side, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; each cell the fastest run over the rounds; torch "
       "= bench/torch_metric_losses.py, pytorch-metric-learning 2.x's computations in plain PyTorch)")
 PY

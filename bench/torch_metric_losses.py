@@ -34,11 +34,11 @@ One timed call = zeroing the gradients, the forward pass and loss.backward() (gr
 proxies where there are some).
 
 Output, one line per (loss, B), key=value fields:
-  torch loss=batch_hard B=2048 ms=123.4 runs=5 value=0.1234 est_gb=0.1
+  torch loss=batch_hard B=2048 ms=123.4 best_ms=120.1 runs=5 value=0.1234 est_gb=0.1 cap_gb=16.0
   torch loss=all_triplets B=8192 skipped est_gb=64.3 cap_gb=16.0 reason=estimated_memory_over_cap
   torch loss=all_triplets B=4096 oom est_gb=16.1 cap_gb=16.0 reason=...
-ms is the median over the timed runs (the number of runs shrinks for slow configurations so that one configuration
-takes about --budget-s seconds). est_gb is this script's estimate of the configuration's peak memory (see
+ms is the median over the timed runs, best_ms the fastest run (the number of runs shrinks for slow configurations so
+that one configuration takes about --budget-s seconds; a run is as many calls as make ~50 ms, at least one). est_gb is this script's estimate of the configuration's peak memory (see
 estimate_bytes); a configuration whose estimate exceeds --mem-cap-gb (default: 75% of MemAvailable) is not run, and
 the process's address space is limited (RLIMIT_AS) to the cap plus a margin so that a wrong estimate ends in "oom"
 instead of exhausting the machine.
@@ -350,7 +350,7 @@ def time_config(loss, batch, repeats, budget_s):
         for _ in range(calls):
             one_call(fn, emb, labels, proxies)
         times.append((time.perf_counter() - start) / calls)
-    return statistics.median(times) * 1e3, runs, float(value)
+    return statistics.median(times) * 1e3, min(times) * 1e3, runs, float(value)
 
 
 def run_timings(args):
@@ -365,12 +365,12 @@ def run_timings(args):
                 print(f"{head} skipped {tail} reason=estimated_memory_over_cap", flush=True)
                 continue
             try:
-                ms, runs, value = time_config(loss, batch, args.repeats, args.budget_s)
+                ms, best_ms, runs, value = time_config(loss, batch, args.repeats, args.budget_s)
             except (RuntimeError, MemoryError) as e:
                 reason = str(e).splitlines()[0].replace(" ", "_")[:80] if str(e) else type(e).__name__
                 print(f"{head} oom {tail} reason={reason}", flush=True)
                 continue
-            print(f"{head} ms={ms:.3f} runs={runs} value={value:.6g} {tail}", flush=True)
+            print(f"{head} ms={ms:.3f} best_ms={best_ms:.3f} runs={runs} value={value:.6g} {tail}", flush=True)
 
 
 def run_peak_memory(loss, batch, cap_gb):
