@@ -31,7 +31,7 @@
 # Environment: ROUNDS (3), BENCH_REPETITIONS (3), LOSSES (all: batch_hard,semihard,all_triplets,contrastive,
 # proxy_anchor,proxy_nca,multi_similarity), SIZES (128,256,512,1024,2048,4096,8192), TORCH_BUDGET_S (10),
 # MEM_CAP_GB (torch's memory cap), PEAK_CONFIGS, CHECK_SIZES (64,256: the sizes of the float64 cross-check of values
-# and gradients that runs first; empty to skip it), PYTHON (/usr/bin/python3). A full run takes ~30-60 minutes on 2 quiet
+# and gradients that runs first; empty to skip it), PYTHON (/usr/bin/python3). A full run takes ~20-40 minutes on 2
 # cores, most of it PyTorch's semihard and all-triplets; e.g. SIZES=128,512,2048 ROUNDS=1 for a quick look.
 set -euo pipefail
 
@@ -88,7 +88,8 @@ echo "load after: $(uptime)" | tee -a "$work_dir/load.txt" >&2
 for config in $peak_configs; do
   loss=${config%%:*} batch=${config##*:}
   echo "peak memory: $loss B=$batch ..." >&2
-  "$bench" --peak_rss "$loss" "$batch" >>"$work_dir/peak.txt" || echo "trident loss=$loss B=$batch failed" >>"$work_dir/peak.txt"
+  "$bench" --peak_rss "$loss" "$batch" >>"$work_dir/peak.txt" ||
+    echo "trident loss=$loss B=$batch failed" >>"$work_dir/peak.txt"
   "$python" "$script_dir/torch_metric_losses.py" --peak-memory "$loss" "$batch" \
     ${MEM_CAP_GB:+--mem-cap-gb "$MEM_CAP_GB"} >>"$work_dir/peak.txt" ||
     echo "torch loss=$loss B=$batch failed (exit $?)" >>"$work_dir/peak.txt"
@@ -215,6 +216,7 @@ if os.path.exists(check_path):
             print("  " + line.rstrip())
 with open(os.path.join(work_dir, "load.txt")) as f:
     print("\n" + f.read().rstrip())
-print(f"(2 threads each side, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; each cell the fastest run over the rounds; torch "
-      "= bench/torch_metric_losses.py, pytorch-metric-learning 2.x's computations in plain PyTorch)")
+print(f"(2 threads each side, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; each cell the fastest run"
+      " over the rounds; torch = bench/torch_metric_losses.py, pytorch-metric-learning 2.x's computations in plain"
+      " PyTorch)")
 PY

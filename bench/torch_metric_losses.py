@@ -38,7 +38,8 @@ Output, one line per (loss, B), key=value fields:
   torch loss=all_triplets B=8192 skipped est_gb=64.3 cap_gb=16.0 reason=estimated_memory_over_cap
   torch loss=all_triplets B=4096 oom est_gb=16.1 cap_gb=16.0 reason=...
 ms is the median over the timed runs, best_ms the fastest run (the number of runs shrinks for slow configurations so
-that one configuration takes about --budget-s seconds; a run is as many calls as make ~50 ms, at least one). est_gb is this script's estimate of the configuration's peak memory (see
+that one configuration takes about --budget-s seconds; a run is as many calls as make ~50 ms, at least one).
+est_gb is this script's estimate of the configuration's peak memory (see
 estimate_bytes); a configuration whose estimate exceeds --mem-cap-gb (default: 75% of MemAvailable) is not run, and
 the process's address space is limited (RLIMIT_AS) to the cap plus a margin so that a wrong estimate ends in "oom"
 instead of exhausting the machine.
@@ -433,8 +434,8 @@ def compare(directory):
             print(f"{os.path.basename(stem)}: no trident result")
             continue
         tv, mv = float(np.load(f"{stem}_torch_value.npy")[0]), float(np.load(f"{stem}_trident_value.npy")[0])
-        line = f"{os.path.basename(stem)}: torch {tv:.10g} trident {mv:.10g} rel {abs(tv - mv) / max(abs(tv), 1e-300):.2e}"
         worst = abs(tv - mv) / max(abs(tv), 1e-300)
+        line = f"{os.path.basename(stem)}: torch {tv:.10g} trident {mv:.10g} rel {worst:.2e}"
         for which in ("grad", "proxy_grad"):
             if os.path.exists(f"{stem}_torch_{which}.npy") and os.path.exists(f"{stem}_trident_{which}.npy"):
                 tg, mg = np.load(f"{stem}_torch_{which}.npy"), np.load(f"{stem}_trident_{which}.npy")
