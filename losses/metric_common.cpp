@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "trident/core/autograd/grad_mode.h"
 #include "trident/ops/checks.h"
@@ -108,30 +109,83 @@ void gram_to_distance(T* d, const T* xx, std::int64_t b, bool squared) {
   }
 }
 
-// h <- w + w^T with w = G / D (0 where D = 0; euclidean), 2 G (squared) or G (dot): Note [Distance-matrix backward].
-// Tiled so that the transposed reads stay in cache.
-template <typename T>
-void symmetric_weights(T* h, const T* g, const T* d, std::int64_t b, Distance distance) {
-  auto w = [&](std::int64_t i, std::int64_t j) -> T {
-    const T gij = g[i * b + j];
-    switch (distance) {
-      case Distance::Euclidean: {
-        const T dij = d[i * b + j];
-        return dij > T(0) ? gij / dij : T(0);
-      }
-      case Distance::SquaredEuclidean:
-        return gij * T(2);
-      default:
-        return gij;
-    }
-  };
+// The weight w_ij of one entry of G (Note [Distance-matrix backward]): G / D (0 where D = 0) for euclidean, 2 G for
+// squared euclidean, G for dot and cosine. A template parameter, so the per-element loops carry no switch.
+template <typename T, Distance kDist>
+inline T pair_weight(T gij, T dij) {
+  if constexpr (kDist == Distance::Euclidean) return dij > T(0) ? gij / dij : T(0);
+  if constexpr (kDist == Distance::SquaredEuclidean) return gij * T(2);
+  return gij;
+}
+
+// h <- w + w^T: Note [Distance-matrix backward]. Each tile pair (ti <= tj) fills both h_ij and h_ji, so every weight
+// is computed once; tiles keep the transposed reads in cache.
+template <typename T, Distance kDist>
+void symmetric_weights(T* h, const T* g, const T* d, std::int64_t b) {
   constexpr std::int64_t kTile = 64;
   const std::int64_t tiles = (b + kTile - 1) / kTile;
+  auto dist = [&](std::int64_t idx) { return d != nullptr ? d[idx] : T(0); };
 #pragma omp parallel for schedule(dynamic, 1) if (b * b >= 65536)
-  for (std::int64_t ti = 0; ti < tiles; ++ti)
-    for (std::int64_t tj = 0; tj < tiles; ++tj)
-      for (std::int64_t i = ti * kTile; i < std::min(b, (ti + 1) * kTile); ++i)
-        for (std::int64_t j = tj * kTile; j < std::min(b, (tj + 1) * kTile); ++j) h[i * b + j] = w(i, j) + w(j, i);
+  for (std::int64_t ti = 0; ti < tiles; ++ti) {
+    for (std::int64_t tj = ti; tj < tiles; ++tj) {
+      for (std::int64_t i = ti * kTile; i < std::min(b, (ti + 1) * kTile); ++i) {
+        for (std::int64_t j = std::max(tj * kTile, i); j < std::min(b, (tj + 1) * kTile); ++j) {
+          const T v = pair_weight<T, kDist>(g[i * b + j], dist(i * b + j)) +
+                      pair_weight<T, kDist>(g[j * b + i], dist(j * b + i));
+          h[i * b + j] = v;
+          h[j * b + i] = v;
+        }
+      }
+    }
+  }
+}
+
+// Note [Sparse distance-matrix backward]
+// Batch-hard mining gives G two non-zero entries per row (the anchor's hardest positive and negative), quadruplets
+// three: the dense backward (a B x B pass to build W + W^T, a [B, B] x [B, D] GEMM) then does O(B^2 D) work for O(B D)
+// of information. One read-only scan of G finds its non-zeros; when there are at most kSparseFactor * B of them,
+// each non-zero (i, j) with weight w = pair_weight(g_ij, d_ij) adds directly (Note [Distance-matrix backward]):
+//   euclidean / squared:  out_i += w (e_i - e_j),  out_j += w (e_j - e_i)
+//   dot / cosine:         out_i += w e_j,          out_j += w e_i
+// The scan gives up as soon as the count passes the limit (dense G: within the first rows). Returns false then.
+constexpr std::int64_t kSparseFactor = 8;
+
+template <typename T, Distance kDist>
+bool sparse_backward(T* out, const T* e, const T* g, const T* d, std::int64_t b, std::int64_t dim) {
+  struct Entry {
+    std::int64_t i, j;
+    T w;
+  };
+  std::vector<Entry> entries;
+  const std::int64_t limit = kSparseFactor * b;
+  for (std::int64_t i = 0; i < b; ++i) {
+    const T* row = g + i * b;
+    for (std::int64_t j = 0; j < b; ++j) {
+      if (row[j] == T(0)) continue;  // the diagonal counts: for dot, d_ii = |e_i|^2
+      if (static_cast<std::int64_t>(entries.size()) == limit) return false;
+      entries.push_back({i, j, pair_weight<T, kDist>(row[j], d != nullptr ? d[i * b + j] : T(0))});
+    }
+  }
+  std::fill(out, out + b * dim, T(0));
+  for (const Entry& en : entries) {
+    T* oi = out + en.i * dim;
+    T* oj = out + en.j * dim;
+    const T* ei = e + en.i * dim;
+    const T* ej = e + en.j * dim;
+    if constexpr (kDist == Distance::Euclidean || kDist == Distance::SquaredEuclidean) {
+      for (std::int64_t k = 0; k < dim; ++k) {
+        const T diff = en.w * (ei[k] - ej[k]);
+        oi[k] += diff;
+        oj[k] -= diff;
+      }
+    } else {
+      for (std::int64_t k = 0; k < dim; ++k) {
+        oi[k] += en.w * ej[k];
+        oj[k] += en.w * ei[k];
+      }
+    }
+  }
+  return true;
 }
 
 // out <- e * (h 1) - out, row by row (h 1 summed in float64).
@@ -163,28 +217,49 @@ Tensor distance_matrix(const Tensor& e, Distance distance) {
   return d;
 }
 
+namespace {
+
+template <typename T, Distance kDist>
+Tensor distance_matrix_backward_impl(const Tensor& ev, const Tensor& dc, const Tensor& gc) {
+  const std::int64_t b = ev.size(0), dim = ev.size(1);
+  const T* e = ev.data_ptr<T>();
+  const T* g = gc.data_ptr<T>();
+  const T* d = dc.defined() ? dc.data_ptr<T>() : nullptr;
+  Tensor out = empty({b, dim}, {.dtype = ev.dtype(), .device = ev.device()});
+  if (sparse_backward<T, kDist>(out.data_ptr<T>(), e, g, d, b, dim)) return out;  // Note [Sparse distance-matrix ...]
+  Tensor h = empty({b, b}, {.dtype = ev.dtype(), .device = ev.device()});         // W + W^T
+  symmetric_weights<T, kDist>(h.data_ptr<T>(), g, d, b);
+  out = matmul(h, ev).contiguous();  // [B, D]
+  if constexpr (kDist == Distance::Euclidean || kDist == Distance::SquaredEuclidean) {
+    diag_minus(out.data_ptr<T>(), e, h.data_ptr<T>(), b, dim);
+  }
+  return out;
+}
+
+template <typename T>
+Tensor distance_matrix_backward_typed(const Tensor& ev, const Tensor& dc, const Tensor& gc, Distance distance) {
+  switch (distance) {
+    case Distance::Euclidean:
+      return distance_matrix_backward_impl<T, Distance::Euclidean>(ev, dc, gc);
+    case Distance::SquaredEuclidean:
+      return distance_matrix_backward_impl<T, Distance::SquaredEuclidean>(ev, dc, gc);
+    case Distance::Cosine:
+    case Distance::Dot:
+      break;
+  }
+  return distance_matrix_backward_impl<T, Distance::Dot>(ev, dc, gc);
+}
+
+}  // namespace
+
 // e: [B, D], d, g: [B, B] -> [B, D]. Note [Distance-matrix backward] in the header; Note [Memory of the B x B passes].
 Tensor distance_matrix_backward(const Tensor& e, const Tensor& d, const Tensor& g, Distance distance) {
   NoGradGuard no_grad;
   const Tensor ev = e.detach().contiguous();
   const Tensor gc = g.detach().to(ev.dtype()).contiguous();
-  const Tensor dc = distance == Distance::Euclidean ? d.detach().contiguous() : Tensor();
-  const std::int64_t b = ev.size(0), dim = ev.size(1);
-  Tensor h = empty({b, b}, {.dtype = ev.dtype(), .device = ev.device()});  // W + W^T
-  const bool f64 = ev.dtype() == kFloat64;
-  if (f64)
-    symmetric_weights(h.data_ptr<double>(), gc.data_ptr<double>(), dc.defined() ? dc.data_ptr<double>() : nullptr, b,
-                      distance);
-  else
-    symmetric_weights(h.data_ptr<float>(), gc.data_ptr<float>(), dc.defined() ? dc.data_ptr<float>() : nullptr, b,
-                      distance);
-  Tensor out = matmul(h, ev).contiguous();  // [B, D]
-  if (distance == Distance::Dot || distance == Distance::Cosine) return out;
-  if (f64)
-    diag_minus(out.data_ptr<double>(), ev.data_ptr<double>(), h.data_ptr<double>(), b, dim);
-  else
-    diag_minus(out.data_ptr<float>(), ev.data_ptr<float>(), h.data_ptr<float>(), b, dim);
-  return out;
+  const Tensor dc = distance == Distance::Euclidean ? d.detach().to(ev.dtype()).contiguous() : Tensor();
+  return ev.dtype() == kFloat64 ? distance_matrix_backward_typed<double>(ev, dc, gc, distance)
+                                : distance_matrix_backward_typed<float>(ev, dc, gc, distance);
 }
 
 // labels: [B] -> [B, B] bool

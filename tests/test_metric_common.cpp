@@ -14,8 +14,8 @@ const Distance kAll[] = {Distance::Euclidean, Distance::SquaredEuclidean, Distan
 // non-symmetric G with a non-zero diagonal, on every distance.
 TEST(MetricCommon, DistanceMatrixBackwardMatchesAutograd) {
   for (Distance dist : kAll) {
-    Tensor x = random_tensor({6, 4}, 11);
-    Tensor g = random_tensor({6, 6}, 12);
+    Tensor x = random_tensor({20, 4}, 11);
+    Tensor g = random_tensor({20, 20}, 12);  // 400 non-zeros > 8 B: the dense path
     Tensor e = prepare_embeddings(x, {.distance = dist, .normalize = false}).detach().set_requires_grad();
     Tensor d = pairwise_distance(e, Tensor(), dist == Distance::Cosine ? Distance::Dot : dist);
     sum(d * g).backward();
@@ -74,5 +74,23 @@ TEST(MetricCommon, DuplicatedRowsAreExactlyZeroApart) {
       EXPECT_GT(fused.to(kFloat64).at<double>({0, 1}), 0.1);
       EXPECT_TRUE(all_close(fused, op, 0.0, 0.0)) << "bit for bit";
     }
+  }
+}
+
+// Note [Sparse distance-matrix backward]: a G with a few non-zeros (as batch-hard mining gives; one on the diagonal)
+// takes the sparse path, which must equal autograd's gradient as the dense path does, on every distance.
+TEST(MetricCommon, SparseDistanceMatrixBackwardMatchesAutograd) {
+  for (Distance dist : kAll) {
+    Tensor x = random_tensor({7, 5}, 31);
+    Tensor g = zeros({7, 7}, {.dtype = kFloat64});
+    g.data_ptr<double>()[0 * 7 + 3] = 0.7;
+    g.data_ptr<double>()[2 * 7 + 5] = -1.3;
+    g.data_ptr<double>()[5 * 7 + 2] = 0.4;
+    g.data_ptr<double>()[4 * 7 + 4] = 0.9;  // diagonal: matters for dot
+    Tensor e = prepare_embeddings(x, {.distance = dist, .normalize = false}).detach().set_requires_grad();
+    Tensor d = pairwise_distance(e, Tensor(), dist == Distance::Cosine ? Distance::Dot : dist);
+    sum(d * g).backward();
+    Tensor mine = distance_matrix_backward(e, distance_matrix(e, dist), g, dist);
+    EXPECT_TRUE(all_close(mine, e.grad(), 1e-12, 1e-12)) << distance_name(dist);
   }
 }
