@@ -2,7 +2,8 @@
 
 Run with /usr/bin/python3 (PyTorch 1.13; pytorch-metric-learning is not packaged for Debian, so its computations are
 written out here as that library performs them):
-  - network: the mnist_classify CNN trunk -> linear 128 -> dim, then L2 normalisation (examples/common/embed_trainer.cpp)
+  - network: the mnist_classify CNN trunk -> linear 128 -> dim, BatchNorm1d, then L2 normalisation
+    (embed::make_mnist_embedder in examples/common/embed_trainer.cpp)
   - batches: P classes x K images (MNIST: P = 10, K = 13 for the example's defaults), drawn with a seeded generator
   - loss: batch-hard triplet as pytorch-metric-learning's BatchHardMiner + TripletMarginLoss(margin) compute it:
     euclidean distances by torch.cdist, per anchor the farthest positive and the nearest negative, hinge
@@ -53,7 +54,8 @@ class Embedder(nn.Module):
     def __init__(self, dim):
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-                                  nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, dim))
+                                  nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, dim),
+                                  nn.BatchNorm1d(dim))
 
     def forward(self, x):
         return F.normalize(self.body(x), dim=1)

@@ -1,7 +1,7 @@
 // Contrastive loss: one fused autograd node on the prepared embeddings. Contracts: losses/contrastive.h.
 //
 // The forward computes D = distance_matrix(e) and, in one pass over its rows (OpenMP), the loss and G = dL/dD
-// (Note [Contrastive gradient]); the node keeps e, D and G, and its backward is distance_matrix_backward(e, D, g G).
+// (Note [Contrastive gradient]); the node keeps e, D and G, and its backward is g distance_matrix_backward(e, D, G).
 #include "trident/losses/contrastive.h"
 
 #include <cmath>
@@ -272,7 +272,8 @@ struct ContrastiveLossBackward final : Node {
   std::string name() const override { return "ContrastiveLossBackward"; }
   std::vector<Tensor> apply(const Tensor& grad) override {
     if (!needs_input_grad(0)) return {Tensor()};
-    return {distance_matrix_backward(saved(emb), saved(dist), saved(dldd) * grad, distance)};
+    // Linear in G: scale the [B, D] result by the incoming scalar, not the [B, B] G.
+    return {distance_matrix_backward(saved(emb), saved(dist), saved(dldd), distance) * grad};
   }
 };
 

@@ -118,25 +118,36 @@ inline T pair_weight(T gij, T dij) {
   return gij;
 }
 
-// h <- w + w^T: Note [Distance-matrix backward]. Each tile pair (ti <= tj) fills both h_ij and h_ji, so every weight
-// is computed once; tiles keep the transposed reads in cache.
+// w <- the weights of G row by row (contiguous, so the loop vectorises, divisions included), with the row sums
+// w 1 and the column sums w^T 1 (float64; per-thread column buffers, added at the end). Note [Dense distance-matrix
+// backward] says why W + W^T is never formed.
 template <typename T, Distance kDist>
-void symmetric_weights(T* h, const T* g, const T* d, std::int64_t b) {
-  constexpr std::int64_t kTile = 64;
-  const std::int64_t tiles = (b + kTile - 1) / kTile;
-  auto dist = [&](std::int64_t idx) { return d != nullptr ? d[idx] : T(0); };
-#pragma omp parallel for schedule(dynamic, 1) if (b * b >= 65536)
-  for (std::int64_t ti = 0; ti < tiles; ++ti) {
-    for (std::int64_t tj = ti; tj < tiles; ++tj) {
-      for (std::int64_t i = ti * kTile; i < std::min(b, (ti + 1) * kTile); ++i) {
-        for (std::int64_t j = std::max(tj * kTile, i); j < std::min(b, (tj + 1) * kTile); ++j) {
-          const T v = pair_weight<T, kDist>(g[i * b + j], dist(i * b + j)) +
-                      pair_weight<T, kDist>(g[j * b + i], dist(j * b + i));
-          h[i * b + j] = v;
-          h[j * b + i] = v;
-        }
+void weights_and_sums(T* w, const T* g, const T* d, std::int64_t b, std::vector<double>& row_sum,
+                      std::vector<double>& col_sum) {
+  row_sum.assign(static_cast<std::size_t>(b), 0.0);
+  col_sum.assign(static_cast<std::size_t>(b), 0.0);
+#pragma omp parallel if (b * b >= 65536)
+  {
+    std::vector<double> cols(static_cast<std::size_t>(b), 0.0);
+#pragma omp for schedule(static)
+    for (std::int64_t i = 0; i < b; ++i) {
+      const T* gi = g + i * b;
+      T* wi = w + i * b;
+      if constexpr (kDist == Distance::Euclidean) {
+        const T* di = d + i * b;
+        for (std::int64_t j = 0; j < b; ++j) wi[j] = pair_weight<T, kDist>(gi[j], di[j]);
+      } else {
+        for (std::int64_t j = 0; j < b; ++j) wi[j] = pair_weight<T, kDist>(gi[j], T(0));
       }
+      double r = 0.0;
+      for (std::int64_t j = 0; j < b; ++j) {
+        r += static_cast<double>(wi[j]);
+        cols[static_cast<std::size_t>(j)] += static_cast<double>(wi[j]);
+      }
+      row_sum[static_cast<std::size_t>(i)] = r;
     }
+#pragma omp critical
+    for (std::int64_t j = 0; j < b; ++j) col_sum[static_cast<std::size_t>(j)] += cols[static_cast<std::size_t>(j)];
   }
 }
 
@@ -188,17 +199,6 @@ bool sparse_backward(T* out, const T* e, const T* g, const T* d, std::int64_t b,
   return true;
 }
 
-// out <- e * (h 1) - out, row by row (h 1 summed in float64).
-template <typename T>
-void diag_minus(T* out, const T* e, const T* h, std::int64_t b, std::int64_t dim) {
-#pragma omp parallel for schedule(static) if (b * b >= 65536)
-  for (std::int64_t i = 0; i < b; ++i) {
-    double s = 0.0;
-    for (std::int64_t j = 0; j < b; ++j) s += static_cast<double>(h[i * b + j]);
-    for (std::int64_t k = 0; k < dim; ++k) out[i * dim + k] = static_cast<T>(e[i * dim + k] * s) - out[i * dim + k];
-  }
-}
-
 }  // namespace
 
 // e: [B, D] -> [B, B]. Note [Memory of the B x B passes].
@@ -227,11 +227,21 @@ Tensor distance_matrix_backward_impl(const Tensor& ev, const Tensor& dc, const T
   const T* d = dc.defined() ? dc.data_ptr<T>() : nullptr;
   Tensor out = empty({b, dim}, {.dtype = ev.dtype(), .device = ev.device()});
   if (sparse_backward<T, kDist>(out.data_ptr<T>(), e, g, d, b, dim)) return out;  // Note [Sparse distance-matrix ...]
-  Tensor h = empty({b, b}, {.dtype = ev.dtype(), .device = ev.device()});         // W + W^T
-  symmetric_weights<T, kDist>(h.data_ptr<T>(), g, d, b);
-  out = matmul(h, ev).contiguous();  // [B, D]
+  // Note [Dense distance-matrix backward]
+  // (W + W^T) e = W e + W^T e: two GEMMs (oneDNN reads the transposed view by its strides) instead of forming
+  // W + W^T, whose transposed half is a strided pass over B^2 elements -- at B = 2048 that pass alone cost more than
+  // both GEMMs (its column stride of 8 KiB maps every element of a column to the same cache set).
+  Tensor w = empty({b, b}, {.dtype = ev.dtype(), .device = ev.device()});
+  std::vector<double> row_sum, col_sum;
+  weights_and_sums<T, kDist>(w.data_ptr<T>(), g, d, b, row_sum, col_sum);
+  out = (matmul(w, ev) + matmul(w.t(), ev)).contiguous();  // [B, D]
   if constexpr (kDist == Distance::Euclidean || kDist == Distance::SquaredEuclidean) {
-    diag_minus(out.data_ptr<T>(), e, h.data_ptr<T>(), b, dim);
+    T* o = out.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (b * dim >= 65536)
+    for (std::int64_t i = 0; i < b; ++i) {
+      const T s = static_cast<T>(row_sum[static_cast<std::size_t>(i)] + col_sum[static_cast<std::size_t>(i)]);
+      for (std::int64_t k = 0; k < dim; ++k) o[i * dim + k] = e[i * dim + k] * s - o[i * dim + k];
+    }
   }
   return out;
 }

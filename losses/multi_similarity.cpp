@@ -2,7 +2,7 @@
 //
 // The forward computes D = distance_matrix(e) (similarities for cosine and dot) and, in one pass over its rows
 // (OpenMP; one row is one anchor), the miner, the loss and G = dL/dD (Note [Multi-similarity gradient]); the node keeps
-// e, D and G, and its backward is distance_matrix_backward(e, D, g G).
+// e, D and G, and its backward is g distance_matrix_backward(e, D, G).
 #include "trident/losses/multi_similarity.h"
 
 #include <algorithm>
@@ -142,7 +142,8 @@ struct MultiSimilarityLossBackward final : Node {
   std::string name() const override { return "MultiSimilarityLossBackward"; }
   std::vector<Tensor> apply(const Tensor& grad) override {
     if (!needs_input_grad(0)) return {Tensor()};
-    return {distance_matrix_backward(saved(emb), saved(dist), saved(dldd) * grad, distance)};
+    // Linear in G: scale the [B, D] result by the incoming scalar, not the [B, B] G.
+    return {distance_matrix_backward(saved(emb), saved(dist), saved(dldd), distance) * grad};
   }
 };
 

@@ -42,7 +42,8 @@ struct QuadrupletLossBackward final : Node {
   std::size_t dl_dd = 0;       // saved: G = dL/dD for an incoming gradient of 1 (the Note)
   std::string name() const override { return "QuadrupletLossBackward"; }
   std::vector<Tensor> apply(const Tensor& grad) override {
-    return {distance_matrix_backward(saved(embeddings), saved(distances), mul(saved(dl_dd), grad), distance)};
+    // Linear in G: scale the [B, D] result by the incoming scalar, not the [B, B] G.
+    return {distance_matrix_backward(saved(embeddings), saved(distances), saved(dl_dd), distance) * grad};
   }
 };
 
