@@ -88,8 +88,10 @@ namespace {
 // Note [Memory of the B x B passes]
 // At B = 8192 one B x B float32 matrix is 256 MB, so a composition of elementwise ops (each a fresh B x B
 // temporary, all alive until the end of the expression) peaks at several GB and makes as many passes over memory.
-// distance_matrix and distance_matrix_backward therefore make one GEMM each plus one raw pass in place (metric losses
-// are CPU-only, contiguous float32/float64): the forward holds only D, the backward one extra B x B buffer.
+// distance_matrix and distance_matrix_backward therefore work in raw passes (metric losses are CPU-only, contiguous
+// float32/float64): the forward is one GEMM and one pass in place, holding only D; the backward one pass that writes
+// the weights W (its one extra B x B buffer) with their row and column sums, and two GEMMs (Note [Dense
+// distance-matrix backward]) -- or no B x B buffer at all when G is sparse (Note [Sparse distance-matrix backward]).
 
 // d <- max((xx_i + xx_j) - 2 d_ij, 0) in place (0 below the rounding floor), diagonal 0, then sqrt when euclidean: bit
 // for bit the expression of pairwise_distance (clamp_min(xx + yy - (x y^T) * 2, 0), diagonal zeroed, sqrt), so losses
