@@ -263,20 +263,6 @@ RowSums contrastive_forward(const Tensor& d, const Tensor& labels, const PairInd
   return total;
 }
 
-// e (prepared embeddings) -> the loss; backward: Note [Contrastive gradient].
-struct ContrastiveLossBackward final : Node {
-  Distance distance = Distance::Euclidean;
-  std::size_t emb = 0;   // saved: e, which distance_matrix_backward multiplies G into
-  std::size_t dist = 0;  // saved: D, for euclidean's W = G / D
-  std::size_t dldd = 0;  // saved: G = dL/dD for an upstream gradient of 1
-  std::string name() const override { return "ContrastiveLossBackward"; }
-  std::vector<Tensor> apply(const Tensor& grad) override {
-    if (!needs_input_grad(0)) return {Tensor()};
-    // Linear in G: scale the [B, D] result by the incoming scalar, not the [B, B] G.
-    return {distance_matrix_backward(saved(emb), saved(dist), saved(dldd), distance) * grad};
-  }
-};
-
 double mean_or_nan(double sum, std::int64_t n) {
   return n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
 }
@@ -321,7 +307,8 @@ Tensor ContrastiveLoss::forward(const Tensor& embeddings, const Tensor& labels, 
   stats_.mean_negative = mean_or_nan(sums.neg.batch_d, sums.neg.batch);
 
   Tensor out = scalar_tensor(value, {.dtype = e.dtype()});
-  if (auto node = autograd::make_node<ContrastiveLossBackward>({&e})) {
+  if (auto node = autograd::make_node<DistanceMatrixLossBackward>({&e})) {
+    node->label = "ContrastiveLossBackward";  // backward: Note [Contrastive gradient]
     node->distance = distance;
     node->emb = node->save(e);
     node->dist = node->save(d);

@@ -16,6 +16,7 @@
 #include <limits>
 #include <string>
 
+#include "trident/core/autograd/node.h"
 #include "trident/core/tensor.h"
 #include "trident/ops/distance.h"
 
@@ -84,6 +85,21 @@ Tensor distance_matrix(const Tensor& e, Distance distance);
 //   euclidean, W = G / D (0 where D = 0, Note [Zero distance]):  diag((W + W^T) 1) e - (W + W^T) e
 // Exact for every G, the diagonal included. Not an autograd op: call it inside a backward node.
 Tensor distance_matrix_backward(const Tensor& e, const Tensor& d, const Tensor& g, Distance distance);
+
+// The backward node shared by the losses whose forward saves e, D and G = dL/dD for an upstream gradient of 1
+// (contrastive, multi-similarity): dL/de = grad * distance_matrix_backward(e, D, G) -- linear in G, so the [B, D]
+// result is scaled rather than the [B, B] G. Build it with autograd::make_node<DistanceMatrixLossBackward>({&e}),
+// set `label` and `distance`, and save e, D and G into the three slots.
+struct DistanceMatrixLossBackward final : autograd::Node {
+  std::string label;  // the node's name, e.g. "ContrastiveLossBackward"
+  Distance distance = Distance::Euclidean;
+  std::size_t emb = 0, dist = 0, dldd = 0;  // saved: e, D (for euclidean's W = G / D), G
+  std::string name() const override { return label; }
+  std::vector<Tensor> apply(const Tensor& grad) override {
+    if (!needs_input_grad(0)) return {Tensor()};
+    return {distance_matrix_backward(saved(emb), saved(dist), saved(dldd), distance) * grad};
+  }
+};
 
 // Equal-label matrix: labels [B] int64 -> [B, B] bool, true where y_i == y_j (including the diagonal).
 Tensor same_label_matrix(const Tensor& labels);

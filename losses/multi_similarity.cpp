@@ -133,20 +133,6 @@ void multi_similarity_rows(const T* d, const std::int64_t* y, std::int64_t b, co
   }
 }
 
-// e (prepared embeddings) -> the loss; backward: Note [Multi-similarity gradient].
-struct MultiSimilarityLossBackward final : Node {
-  Distance distance = Distance::Cosine;
-  std::size_t emb = 0;   // saved: e, which distance_matrix_backward multiplies G into
-  std::size_t dist = 0;  // saved: D, for euclidean's W = G / D
-  std::size_t dldd = 0;  // saved: G = dL/dD for an upstream gradient of 1
-  std::string name() const override { return "MultiSimilarityLossBackward"; }
-  std::vector<Tensor> apply(const Tensor& grad) override {
-    if (!needs_input_grad(0)) return {Tensor()};
-    // Linear in G: scale the [B, D] result by the incoming scalar, not the [B, B] G.
-    return {distance_matrix_backward(saved(emb), saved(dist), saved(dldd), distance) * grad};
-  }
-};
-
 double mean_or_nan(double sum, std::int64_t n) {
   return n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
 }
@@ -197,7 +183,8 @@ Tensor MultiSimilarityLoss::operator()(const Tensor& embeddings, const Tensor& l
   stats_.mean_negative = mean_or_nan(total.neg_d, total.neg);
 
   Tensor out = scalar_tensor(total.loss / static_cast<double>(b), {.dtype = e.dtype()});
-  if (auto node = autograd::make_node<MultiSimilarityLossBackward>({&e})) {
+  if (auto node = autograd::make_node<DistanceMatrixLossBackward>({&e})) {
+    node->label = "MultiSimilarityLossBackward";  // backward: Note [Multi-similarity gradient]
     node->distance = distance;
     node->emb = node->save(e);
     node->dist = node->save(d);
