@@ -1,5 +1,6 @@
 #include "trident/data/transforms.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -259,6 +260,106 @@ Tensor RandomAffine::apply(const Tensor& batch, RandomEngine& engine) const {
     p.scale = engine.uniform(scale_.first, scale_.second);
   }
   return affine_each(batch, g, params, "RandomAffine");
+}
+
+// ---- flips
+// ----------------------------------------------------------------------------------------------------------
+
+namespace {
+// Mirrors image b of the batch left-right where flip[b], copies it otherwise.
+Tensor flip_each(const Tensor& batch, const ImageGeometry& g, const std::vector<bool>& flip, const char* who) {
+  auto [src, out] = source_and_output(batch);
+  dispatch_floating(batch.dtype(), who, [&]<typename T>() {
+    const T* in = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    const std::int64_t rows = g.channels * g.height;
+    for (std::int64_t b = 0; b < g.batch; ++b) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* from = in + (b * rows + r) * g.width;
+        T* to = o + (b * rows + r) * g.width;
+        if (flip[static_cast<std::size_t>(b)]) {
+          std::reverse_copy(from, from + g.width, to);
+        } else {
+          std::copy(from, from + g.width, to);
+        }
+      }
+    }
+  });
+  return out;
+}
+}  // namespace
+
+Tensor flip_images(const Tensor& images) {
+  const ImageGeometry g = image_geometry(images, "flip_images");
+  return flip_each(images, g, std::vector<bool>(static_cast<std::size_t>(g.batch), true), "flip_images");
+}
+
+RandomHorizontalFlip::RandomHorizontalFlip(double p) : p_(p) {
+  TRIDENT_CHECK(p >= 0 && p <= 1, "RandomHorizontalFlip: p must be in [0, 1], got {}", p);
+}
+
+// batch: [B, H, W] or [B, C, H, W] -> same
+Tensor RandomHorizontalFlip::apply(const Tensor& batch, RandomEngine& engine) const {
+  const ImageGeometry g = image_geometry(batch, "RandomHorizontalFlip");
+  std::vector<bool> flip(static_cast<std::size_t>(g.batch));
+  for (std::size_t b = 0; b < flip.size(); ++b) flip[b] = engine.uniform() < p_;
+  return flip_each(batch, g, flip, "RandomHorizontalFlip");
+}
+
+// ---- erasing
+// ---------------------------------------------------------------------------------------------------------
+
+RandomErasing::RandomErasing(RandomErasingOptions options) : options_(options) {
+  const auto& o = options_;
+  TRIDENT_CHECK(o.p >= 0 && o.p <= 1, "RandomErasing: p must be in [0, 1], got {}", o.p);
+  TRIDENT_CHECK(o.area.first > 0 && o.area.first <= o.area.second && o.area.second <= 1,
+                "RandomErasing: area fractions must satisfy 0 < min <= max <= 1, got ({}, {})", o.area.first,
+                o.area.second);
+  TRIDENT_CHECK(std::isfinite(o.aspect.second) && o.aspect.first > 0 && o.aspect.first <= o.aspect.second,
+                "RandomErasing: aspect ratios must satisfy 0 < min <= max, got ({}, {})", o.aspect.first,
+                o.aspect.second);
+  TRIDENT_CHECK(std::isfinite(o.fill.first) && std::isfinite(o.fill.second) && o.fill.first <= o.fill.second,
+                "RandomErasing: fill range must be finite with min <= max, got ({}, {})", o.fill.first, o.fill.second);
+}
+
+// batch: [B, H, W] or [B, C, H, W] -> same
+Tensor RandomErasing::apply(const Tensor& batch, RandomEngine& engine) const {
+  const ImageGeometry g = image_geometry(batch, "RandomErasing");
+  struct Box {
+    std::int64_t y0 = 0, x0 = 0, h = 0, w = 0;  // h = 0: not erased
+    double value = 0;
+  };
+  std::vector<Box> boxes(static_cast<std::size_t>(g.batch));
+  const auto height = static_cast<double>(g.height), width = static_cast<double>(g.width);
+  for (Box& box : boxes) {
+    const double u = engine.uniform();
+    const double area = engine.uniform(options_.area.first, options_.area.second) * height * width;
+    const double aspect = std::exp(engine.uniform(std::log(options_.aspect.first), std::log(options_.aspect.second)));
+    const double fy = engine.uniform(), fx = engine.uniform();
+    const double value = engine.uniform(options_.fill.first, options_.fill.second);
+    if (u >= options_.p) continue;
+    box.h = std::clamp<std::int64_t>(std::llround(std::sqrt(area * aspect)), 1, g.height);
+    box.w = std::clamp<std::int64_t>(std::llround(std::sqrt(area / aspect)), 1, g.width);
+    box.y0 = std::min(g.height - box.h, static_cast<std::int64_t>(fy * static_cast<double>(g.height - box.h + 1)));
+    box.x0 = std::min(g.width - box.w, static_cast<std::int64_t>(fx * static_cast<double>(g.width - box.w + 1)));
+    box.value = value;
+  }
+  auto [src, out] = source_and_output(batch);
+  dispatch_floating(batch.dtype(), "RandomErasing", [&]<typename T>() {
+    const T* in = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    std::copy(in, in + src.numel(), o);
+    for (std::int64_t b = 0; b < g.batch; ++b) {
+      const Box& box = boxes[static_cast<std::size_t>(b)];
+      for (std::int64_t c = 0; c < g.channels; ++c) {
+        T* plane = o + (b * g.channels + c) * g.plane();
+        for (std::int64_t y = box.y0; y < box.y0 + box.h; ++y) {
+          std::fill(plane + y * g.width + box.x0, plane + y * g.width + box.x0 + box.w, static_cast<T>(box.value));
+        }
+      }
+    }
+  });
+  return out;
 }
 
 // ---- composition

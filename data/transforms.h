@@ -76,6 +76,38 @@ class RandomAffine : public Transform {
   std::pair<double, double> translate_, scale_;
 };
 
+// Mirrors each image left-right with probability p (faces, most natural images; not digits or text).
+class RandomHorizontalFlip : public Transform {
+ public:
+  explicit RandomHorizontalFlip(double p = 0.5);
+  Tensor apply(const Tensor& batch, RandomEngine& engine) const override;
+
+ private:
+  double p_;
+};
+
+// Random erasing (Zhong et al. 2020, "Random Erasing Data Augmentation"): with probability p, fills one rectangle of
+// each image with a single value, so the network learns not to rely on any one region (an occlusion: glasses, a hand,
+// a shadow). Per image, always drawn in this order: u (erase when u < p), the area as a fraction of the image, uniform
+// in [area.first, area.second], the aspect ratio h / w, log-uniform in [aspect.first, aspect.second], the rectangle's
+// position, uniform over the places it fits, and the fill value, uniform in [fill.first, fill.second] (the same for
+// all channels). Sides are rounded to whole pixels and clipped to the image.
+struct RandomErasingOptions {
+  double p = 0.5;
+  std::pair<double, double> area = {0.02, 0.2};
+  std::pair<double, double> aspect = {0.3, 3.3};
+  std::pair<double, double> fill = {0, 1};  // images in [0, 1]: any grey level
+};
+
+class RandomErasing : public Transform {
+ public:
+  explicit RandomErasing(RandomErasingOptions options = {});
+  Tensor apply(const Tensor& batch, RandomEngine& engine) const override;
+
+ private:
+  RandomErasingOptions options_;
+};
+
 // Applies transforms one after the other, all drawing from the same engine.
 class Compose : public Transform {
  public:
@@ -100,5 +132,6 @@ class Lambda : public Transform {
 // images: float [B, H, W] or [B, C, H, W] -> same shape.
 Tensor shift_images(const Tensor& images, std::int64_t dx, std::int64_t dy);
 Tensor affine_images(const Tensor& images, const AffineParams& params);
+Tensor flip_images(const Tensor& images);  // every image mirrored left-right
 
 }  // namespace trident::data

@@ -263,10 +263,6 @@ RowSums contrastive_forward(const Tensor& d, const Tensor& labels, const PairInd
   return total;
 }
 
-double mean_or_nan(double sum, std::int64_t n) {
-  return n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
-}
-
 }  // namespace
 
 ContrastiveLoss::ContrastiveLoss(ContrastiveOptions options) : options_(options) {

@@ -101,6 +101,11 @@ struct DistanceMatrixLossBackward final : autograd::Node {
   }
 };
 
+// sum / n, or NaN when n = 0: the LossStats means of an empty set ("no positives in this batch", not 0).
+inline double mean_or_nan(double sum, std::int64_t n) {
+  return n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+}
+
 // Equal-label matrix: labels [B] int64 -> [B, B] bool, true where y_i == y_j (including the diagonal).
 Tensor same_label_matrix(const Tensor& labels);
 

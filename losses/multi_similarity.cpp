@@ -133,10 +133,6 @@ void multi_similarity_rows(const T* d, const std::int64_t* y, std::int64_t b, co
   }
 }
 
-double mean_or_nan(double sum, std::int64_t n) {
-  return n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
-}
-
 }  // namespace
 
 MultiSimilarityLoss::MultiSimilarityLoss(MultiSimilarityOptions options) : options_(options) {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "trident/core/autograd/grad_mode.h"
@@ -15,10 +14,6 @@
 #include "trident/ops/factory.h"
 
 namespace trident {
-
-using autograd::Node;
-
-namespace {
 
 // Note [Quadruplet loss gradient]
 // Let D be the B x B matrix of the loss's distance on the prepared embeddings e, and sigma = +1 for a distance,
@@ -32,26 +27,8 @@ namespace {
 // (a, p) and -sigma w at (l, k). At a hinge's kink (h = 0) the slope taken is 0, relu's convention, so the composition
 // of primitive ops gives the same gradient everywhere. G = dL/dD is not symmetric (it has entries only where the
 // mined (row, column) pairs are); distance_matrix_backward is exact for any G, since it treats D_ij as a function of
-// both e_i and e_j. With the scalar's incoming gradient g, dL/de = distance_matrix_backward(e, D, g G): one GEMM, and
-// the normalisation of prepare_embeddings chains through autograd before it.
-// grad: [] -> dL/de: [B, D]
-struct QuadrupletLossBackward final : Node {
-  Distance distance = Distance::SquaredEuclidean;
-  std::size_t embeddings = 0;  // saved: e, the prepared embeddings (distance_matrix_backward multiplies by them)
-  std::size_t distances = 0;   // saved: D, for the euclidean backward's division by d_ij
-  std::size_t dl_dd = 0;       // saved: G = dL/dD for an incoming gradient of 1 (the Note)
-  std::string name() const override { return "QuadrupletLossBackward"; }
-  std::vector<Tensor> apply(const Tensor& grad) override {
-    // Linear in G: scale the [B, D] result by the incoming scalar, not the [B, B] G.
-    return {distance_matrix_backward(saved(embeddings), saved(distances), saved(dl_dd), distance) * grad};
-  }
-};
-
-double mean_or_nan(double total, std::int64_t count) {
-  return count > 0 ? total / static_cast<double>(count) : std::numeric_limits<double>::quiet_NaN();
-}
-
-}  // namespace
+// both e_i and e_j. With the scalar's incoming gradient g, dL/de = g distance_matrix_backward(e, D, G) (the shared
+// DistanceMatrixLossBackward node), and the normalisation of prepare_embeddings chains through autograd before it.
 
 QuadrupletLoss::QuadrupletLoss(QuadrupletLossOptions options) : options_(options) {
   TRIDENT_CHECK(std::isfinite(options_.margin1), "QuadrupletLoss: margin1 must be finite, got {}", options_.margin1);
@@ -122,7 +99,8 @@ Tensor QuadrupletLoss::operator()(const Tensor& embeddings, const Tensor& labels
   stats_.mean_negative = mean_or_nan(neg_total, neg_count);
 
   Tensor out = scalar_tensor(total * w, {.dtype = e.dtype()});
-  if (auto node = autograd::make_node<QuadrupletLossBackward>({&e})) {
+  if (auto node = autograd::make_node<DistanceMatrixLossBackward>({&e})) {
+    node->label = "QuadrupletLossBackward";  // backward: Note [Quadruplet loss gradient]
     // G of the Note, for an incoming gradient of 1.
     std::vector<double> g(static_cast<std::size_t>(b * b), 0.0);
     auto add = [&](std::int64_t i, std::int64_t j, double v) { g[static_cast<std::size_t>(i * b + j)] += v; };
@@ -139,9 +117,9 @@ Tensor QuadrupletLoss::operator()(const Tensor& embeddings, const Tensor& labels
     Tensor gt = empty({b, b}, {.dtype = kFloat64});
     std::memcpy(gt.data_ptr<double>(), g.data(), g.size() * sizeof(double));
     node->distance = distance;
-    node->embeddings = node->save(e);
-    node->distances = node->save(d);
-    node->dl_dd = node->save(gt.to(e.dtype()));
+    node->emb = node->save(e);
+    node->dist = node->save(d);
+    node->dldd = node->save(gt.to(e.dtype()));
     autograd::set_history(out, node);
   }
   return out;

@@ -4,28 +4,22 @@
 #include <random>
 
 #include "gradcheck.h"
+#include "metric_testing.h"
 #include "trident/core/threads.h"
 #include "trident/losses/contrastive.h"
 
 using namespace trident;
 using trident::testing::all_close;
 using trident::testing::gradcheck;
+using trident::testing::labels_of;
+using trident::testing::random_labels;
 using trident::testing::random_tensor;
+using trident::testing::sorted_distances;
 
 namespace {
 
 const Distance kDistances[] = {Distance::Euclidean, Distance::SquaredEuclidean, Distance::Cosine, Distance::Dot};
 const MetricReduction kReductions[] = {MetricReduction::AvgNonZero, MetricReduction::Mean, MetricReduction::Sum};
-
-Tensor labels_of(const std::vector<std::int64_t>& v) { return tensor(v, {static_cast<std::int64_t>(v.size())}); }
-
-std::vector<std::int64_t> random_labels(std::int64_t b, std::int64_t classes, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<std::int64_t> pick(0, classes - 1);
-  std::vector<std::int64_t> y(static_cast<std::size_t>(b));
-  for (auto& v : y) v = pick(rng);
-  return y;
-}
 
 // The oracle: the loss of contrastive.h composed from differentiable primitives (l2_normalize, pairwise_distance,
 // index_select, relu, mul, sum), with the pair lists, the mining and the reduction counts built by plain loops.
@@ -81,18 +75,6 @@ Tensor oracle(const Tensor& x, const std::vector<std::int64_t>& y, const Contras
 }
 
 // Off-diagonal values of the distance matrix the loss sees, sorted.
-std::vector<double> sorted_distances(const Tensor& x, const DistanceOptions& o) {
-  const Tensor d = distance_matrix(prepare_embeddings(x, o), o.distance);
-  const std::int64_t b = x.size(0);
-  const auto v = d.to_vector<double>();
-  std::vector<double> out;
-  for (std::int64_t i = 0; i < b; ++i)
-    for (std::int64_t j = 0; j < b; ++j)
-      if (i != j) out.push_back(v[static_cast<std::size_t>(i * b + j)]);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // Margins at the given quantiles of the batch's distances, so that some hinges are active and some are not.
 ContrastiveOptions with_quantile_margins(ContrastiveOptions o, const Tensor& x) {
   const auto v = sorted_distances(x, o.distance);

@@ -592,6 +592,76 @@ TEST(Transforms, RandomAffineIsDeterministicGivenTheSeed) {
   EXPECT_THROW_MSG(RandomAffine(0, {0, 0}, {1.2, 1.1}), "RandomAffine: scale range must satisfy 0 < min <= max");
 }
 
+TEST(Transforms, FlipMirrorsEveryRowOfEveryChannel) {
+  const Tensor x = iota_float({2, 3, 2, 4});
+  const Tensor f = flip_images(x);
+  for (std::int64_t b = 0; b < 2; ++b)
+    for (std::int64_t c = 0; c < 3; ++c)
+      for (std::int64_t y = 0; y < 2; ++y)
+        for (std::int64_t j = 0; j < 4; ++j) EXPECT_EQ(f.at<float>({b, c, y, j}), x.at<float>({b, c, y, 3 - j}));
+  EXPECT_TRUE(same_values(flip_images(f), x));
+  EXPECT_TRUE(same_values(RandomHorizontalFlip(1.0)(x, 3), f));
+  EXPECT_TRUE(same_values(RandomHorizontalFlip(0.0)(x, 3), x));
+  EXPECT_THROW_MSG(RandomHorizontalFlip(1.5), "RandomHorizontalFlip: p must be in [0, 1], got 1.5");
+}
+
+TEST(Transforms, RandomHorizontalFlipFlipsSomeImagesWhole) {
+  const Tensor x = iota_float({64, 1, 3, 5});
+  const Tensor y = RandomHorizontalFlip()(x, 8);
+  EXPECT_TRUE(same_values(y, RandomHorizontalFlip()(x, 8))) << "same seed, same flips";
+  const Tensor f = flip_images(x);
+  int flipped = 0;
+  for (std::int64_t b = 0; b < 64; ++b) {
+    const bool is_flipped = same_values(y.slice(0, b, b + 1), f.slice(0, b, b + 1));
+    EXPECT_TRUE(is_flipped || same_values(y.slice(0, b, b + 1), x.slice(0, b, b + 1))) << "image " << b;
+    flipped += is_flipped;
+  }
+  EXPECT_GT(flipped, 16);  // about half of 64
+  EXPECT_LT(flipped, 48);
+}
+
+TEST(Transforms, RandomErasingFillsOneRectangleWithinTheAreaRange) {
+  const std::int64_t batch = 200, h = 20, w = 16;
+  const Tensor x = full({batch, 2, h, w}, -1.0f);  // fill values are in [0, 1]: erased pixels are the non-negative
+  const RandomErasingOptions o{.p = 0.5, .area = {0.05, 0.25}, .aspect = {0.5, 2.0}, .fill = {0.25, 0.75}};
+  const Tensor y = RandomErasing(o)(x, 4);
+  EXPECT_TRUE(same_values(y, RandomErasing(o)(x, 4))) << "same seed, same rectangles";
+  int erased = 0;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    // The erased pixels of channel 0: their bounding box must be full, hold one value, and match channel 1.
+    std::int64_t y0 = h, y1 = -1, x0 = w, x1 = -1, count = 0;
+    for (std::int64_t i = 0; i < h; ++i)
+      for (std::int64_t j = 0; j < w; ++j)
+        if (y.at<float>({b, 0, i, j}) >= 0) {
+          y0 = std::min(y0, i), y1 = std::max(y1, i), x0 = std::min(x0, j), x1 = std::max(x1, j), ++count;
+        }
+    if (count == 0) continue;
+    ++erased;
+    const std::int64_t rh = y1 - y0 + 1, rw = x1 - x0 + 1;
+    EXPECT_EQ(count, rh * rw) << "image " << b << ": one solid rectangle";
+    const float v = y.at<float>({b, 0, y0, x0});
+    EXPECT_GE(v, 0.25f);
+    EXPECT_LE(v, 0.75f);
+    EXPECT_TRUE(same_values(y.slice(0, b, b + 1).slice(1, 0, 1), y.slice(0, b, b + 1).slice(1, 1, 2)))
+        << "image " << b << ": every channel erased alike";
+    EXPECT_TRUE(same_values(y.slice(0, b, b + 1).slice(1, 0, 1).slice(2, y0, y1 + 1).slice(3, x0, x1 + 1),
+                            full({1, 1, rh, rw}, v)));
+    // The drawn area is in [0.05, 0.25] of 320 pixels, before rounding each side to whole pixels.
+    EXPECT_GE(static_cast<double>(count), 0.05 * h * w * 0.5) << "image " << b;
+    EXPECT_LE(static_cast<double>(count), 0.25 * h * w * 1.5) << "image " << b;
+  }
+  EXPECT_GT(erased, 70);  // about half of 200
+  EXPECT_LT(erased, 130);
+  EXPECT_TRUE(same_values(RandomErasing({.p = 0})(x, 4), x));
+  EXPECT_THROW_MSG(RandomErasing({.p = -0.1}), "RandomErasing: p must be in [0, 1], got -0.1");
+  EXPECT_THROW_MSG(RandomErasing({.area = {0.3, 0.2}}),
+                   "RandomErasing: area fractions must satisfy 0 < min <= max <= 1");
+  EXPECT_THROW_MSG(RandomErasing({.aspect = {0, 1}}), "RandomErasing: aspect ratios must satisfy 0 < min <= max");
+  EXPECT_THROW_MSG(RandomErasing({.fill = {1, 0}}), "RandomErasing: fill range must be finite with min <= max");
+  EXPECT_THROW_MSG(RandomErasing()(tensor({1.f, 2.f}, {1, 2})),
+                   "RandomErasing: expected a batch [B, H, W] or [B, C, H, W], got [1, 2]");
+}
+
 TEST(Transforms, NormalizeValues) {
   const Tensor x = tensor({0.f, 0.5f, 1.f, 0.25f}, {1, 2, 2});
   EXPECT_TRUE(same_values(Normalize({0.5}, {0.25})(x), tensor({-2.f, 0.f, 2.f, -1.f}, {1, 2, 2})));
@@ -616,6 +686,8 @@ TEST(Transforms, TransformsDoNotModifyTheirInput) {
   const Tensor copy = x.clone();
   RandomShift(2)(x, 1);
   RandomAffine(30, {0.2, 0.2}, {0.8, 1.2})(x, 1);
+  RandomHorizontalFlip(1.0)(x, 1);
+  RandomErasing({.p = 1.0})(x, 1);
   Normalize({0.5}, {0.5})(x);
   EXPECT_TRUE(same_values(x, copy));
   // A non-contiguous input (a transposed view) is read correctly.

@@ -3,18 +3,18 @@
 #include <numeric>
 
 #include "gradcheck.h"
+#include "metric_testing.h"
 #include "trident/metrics/knn.h"
 #include "trident/metrics/retrieval.h"
 #include "trident/metrics/verification.h"
 
 using namespace trident;
+using trident::testing::labels_of;
 using trident::testing::random_tensor;
 
 namespace {
 
 const Distance kAllDistances[] = {Distance::Euclidean, Distance::SquaredEuclidean, Distance::Cosine, Distance::Dot};
-
-Tensor labels_of(std::vector<std::int64_t> v) { return tensor(v, {static_cast<std::int64_t>(v.size())}); }
 
 // Integer-valued embeddings: every dot product and squared distance is exact in float32 and float64, whatever the
 // GEMM's summation order, so the ranking (ties included) is fully determined.

@@ -5,27 +5,21 @@
 #include <random>
 
 #include "gradcheck.h"
+#include "metric_testing.h"
 #include "trident/core/threads.h"
 #include "trident/losses/multi_similarity.h"
 
 using namespace trident;
 using trident::testing::all_close;
 using trident::testing::gradcheck;
+using trident::testing::labels_of;
+using trident::testing::random_labels;
 using trident::testing::random_tensor;
+using trident::testing::sorted_distances;
 
 namespace {
 
 const Distance kDistances[] = {Distance::Cosine, Distance::Dot, Distance::Euclidean, Distance::SquaredEuclidean};
-
-Tensor labels_of(const std::vector<std::int64_t>& v) { return tensor(v, {static_cast<std::int64_t>(v.size())}); }
-
-std::vector<std::int64_t> random_labels(std::int64_t b, std::int64_t classes, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<std::int64_t> pick(0, classes - 1);
-  std::vector<std::int64_t> y(static_cast<std::size_t>(b));
-  for (auto& v : y) v = pick(rng);
-  return y;
-}
 
 // Which pairs of anchor a the miner keeps, by plain loops over the matrix values (multi_similarity.h).
 struct Mined {
@@ -86,18 +80,6 @@ Tensor oracle(const Tensor& x, const std::vector<std::int64_t>& y, const MultiSi
     if (!m.neg.empty()) total = total + term(a, m.neg, o.beta, sim ? 1.0 : -1.0);
   }
   return total / static_cast<double>(b);
-}
-
-std::vector<double> sorted_distances(const Tensor& x, const DistanceOptions& o) {
-  const Tensor d = distance_matrix(prepare_embeddings(x, o), o.distance);
-  const std::int64_t b = x.size(0);
-  const auto v = d.to_vector<double>();
-  std::vector<double> out;
-  for (std::int64_t i = 0; i < b; ++i)
-    for (std::int64_t j = 0; j < b; ++j)
-      if (i != j) out.push_back(v[static_cast<std::size_t>(i * b + j)]);
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 // lambda at the median of the batch's distances (so the exponents have both signs) and epsilon a tenth of their

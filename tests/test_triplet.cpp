@@ -8,11 +8,13 @@
 #include <random>
 
 #include "gradcheck.h"
+#include "metric_testing.h"
 #include "trident/losses/triplet.h"
 
 using namespace trident;
 using trident::testing::all_close;
 using trident::testing::gradcheck;
+using trident::testing::labels_of;
 using trident::testing::random_tensor;
 
 namespace {
@@ -23,8 +25,6 @@ const TripletMining kMinings[] = {TripletMining::All,  TripletMining::Hard,     
 const MetricReduction kReductions[] = {MetricReduction::Mean, MetricReduction::Sum, MetricReduction::AvgNonZero};
 
 using Triplet = std::array<std::int64_t, 3>;
-
-Tensor labels_of(const std::vector<std::int64_t>& y) { return tensor(y, {static_cast<std::int64_t>(y.size())}); }
 
 // The oracle's distance matrix: pairwise_distance on the prepared embeddings (cosine = dot of normalised rows).
 Tensor oracle_distances(const Tensor& x, const DistanceOptions& d) {

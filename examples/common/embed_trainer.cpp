@@ -25,6 +25,7 @@ LossHandle make_loss(const RunConfig& config, std::int64_t num_classes) {
     c.soft = config.soft;
   }
   if (name != "proxy-nca" && name != "multi-similarity") c.margin = config.margin;
+  if (name == "proxy-nca") c.softmax_scale = config.softmax_scale;
   return make_loss(c);
 }
 
@@ -177,9 +178,13 @@ Retrieval Trainer::evaluate_retrieval(const data::Dataset& queries, const data::
                                       bool query_in_reference) {
   const Tensor q = embed(queries);
   const Tensor r = query_in_reference ? q : embed(references);
-  const RetrievalMetrics m =
-      retrieval_metrics(q, queries.labels(), r, references.labels(),
-                        {.distance = Distance::Euclidean, .query_in_reference = query_in_reference});
+  return record_retrieval(q, queries.labels(), r, references.labels(), query_in_reference);
+}
+
+Retrieval Trainer::record_retrieval(const Tensor& q, const Tensor& query_labels, const Tensor& r,
+                                    const Tensor& reference_labels, bool query_in_reference) {
+  const RetrievalMetrics m = retrieval_metrics(
+      q, query_labels, r, reference_labels, {.distance = Distance::Euclidean, .query_in_reference = query_in_reference});
   Retrieval out{m.precision_at_1, m.r_precision, m.map_at_r};
   epoch_log_->row({epoch_, last_seconds_, last_images_per_second_, out.precision_at_1, out.r_precision, out.map_at_r});
   metrics_.erase(std::remove_if(metrics_.begin(), metrics_.end(),
@@ -206,10 +211,13 @@ void Trainer::snapshot_distances(const std::string& label, const data::Dataset& 
     subset = std::make_shared<data::TensorDataset>(b.data, b.labels);
     source = subset.get();
   }
-  const Tensor e = embed(*source).to(kFloat64);
-  const Tensor d = distance_matrix(e, Distance::Euclidean);
+  snapshot_distances(label, embed(*source), source->labels());
+}
+
+void Trainer::snapshot_distances(const std::string& label, const Tensor& embeddings, const Tensor& labels) {
+  const Tensor d = distance_matrix(embeddings.to(kFloat64), Distance::Euclidean);
   const auto dv = d.to_vector<double>();
-  const auto y = source->labels().to_vector<std::int64_t>();
+  const auto y = labels.to_vector<std::int64_t>();
   const auto n = static_cast<std::size_t>(y.size());
   Snapshot snap{label, {}, {}};
   for (std::size_t i = 0; i < n; ++i) {
@@ -223,8 +231,13 @@ void Trainer::write_embedding_map(const data::Dataset& dataset, std::int64_t max
   std::vector<std::int64_t> first(static_cast<std::size_t>(std::min(max_points, dataset.size())));
   std::iota(first.begin(), first.end(), 0);
   const data::Batch b = dataset.get_batch(first);
-  const Tensor e = embed(data::TensorDataset(b.data, b.labels)).to(kFloat64);
-  const auto labels = b.labels.to_vector<std::int64_t>();
+  write_embedding_map(embed(data::TensorDataset(b.data, b.labels)), b.labels, class_names);
+}
+
+void Trainer::write_embedding_map(const Tensor& embeddings, const Tensor& labels_tensor,
+                                  const std::vector<std::string>& class_names) {
+  const Tensor e = embeddings.to(kFloat64);
+  const auto labels = labels_tensor.to_vector<std::int64_t>();
   std::string svg;
   if (e.size(1) == 2) {
     const Tensor ec = e.contiguous();
@@ -242,9 +255,9 @@ void Trainer::write_embedding_map(const data::Dataset& dataset, std::int64_t max
                             .x_label = p.axis_label(0),
                             .y_label = p.axis_label(1)});
   }
-  add_figure(
-      "embedding.svg", svg,
-      fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.", first.size()));
+  add_figure("embedding.svg", svg,
+             fmt::format("{} test items, coloured by class. Items of one class should form one tight cluster.",
+                         labels.size()));
 }
 
 void Trainer::add_figure(const std::string& file, const std::string& svg, const std::string& caption) {

@@ -37,10 +37,11 @@ struct RunConfig {
   double lr = 1e-3;
   int epochs = 1;                                                // for the learning-rate schedule's length
   std::optional<std::int64_t> batches_per_epoch = std::nullopt;  // default: training set size / (P K), at least 1
-  std::string schedule = "constant";  // constant | cosine (half a cosine to 0 over the run, after the warm-up)
-  std::int64_t warmup = 0;            // steps of linear warm-up from lr/10
-  bool soft = false;                  // triplet: soft margin log(1 + exp(.)) instead of the hinge
-  double proxy_lr_mult = 100;         // proxies learn this many times faster (Proxy-Anchor's official setting)
+  std::string schedule = "constant";    // constant | cosine (half a cosine to 0 over the run, after the warm-up)
+  std::int64_t warmup = 0;              // steps of linear warm-up from lr/10
+  bool soft = false;                    // triplet: soft margin log(1 + exp(.)) instead of the hinge
+  std::optional<double> softmax_scale;  // proxy-nca's kappa (the loss's own default, 1, when absent)
+  double proxy_lr_mult = 100;           // proxies learn this many times faster (Proxy-Anchor's official setting)
   std::uint64_t seed = 1;
   std::string out = "out";
   std::string title = "embedding";
@@ -97,10 +98,18 @@ class Trainer {
   // Precision@1, R-Precision and MAP@R of queries against references; recorded for epochs.csv and the report.
   Retrieval evaluate_retrieval(const trident::data::Dataset& queries, const trident::data::Dataset& references,
                                bool query_in_reference);
+  // The same for given embeddings (face_verify's ensemble: not this trainer's model alone).
+  Retrieval record_retrieval(const Tensor& queries, const Tensor& query_labels, const Tensor& references,
+                             const Tensor& reference_labels, bool query_in_reference);
   // Records the positive and negative pair distances of (the first 1,500 items of) a dataset, for distances.svg.
   void snapshot_distances(const std::string& label, const trident::data::Dataset& dataset);
+  // The same for given embeddings [N, D] with labels [N] (face_verify's ensemble: not this trainer's model alone).
+  void snapshot_distances(const std::string& label, const Tensor& embeddings, const Tensor& labels);
   // embedding.svg: up to max_points items in 2-D (PCA of the embeddings, or the embedding itself when dim = 2).
   void write_embedding_map(const trident::data::Dataset& dataset, std::int64_t max_points,
+                           const std::vector<std::string>& class_names = {});
+  // The same for given embeddings [N, D] with labels [N] (all of them are drawn).
+  void write_embedding_map(const Tensor& embeddings, const Tensor& labels,
                            const std::vector<std::string>& class_names = {});
 
   // Extra content for the report (face_verify: its ROC curve and verification metrics).

@@ -129,6 +129,7 @@ LossHandle make_loss(const LossConfig& c) {
   only_for(c.soft && !triplet, "--soft", name, "triplet");
   only_for(c.swap && !triplet, "--swap", name, "triplet");
   only_for(c.squared && !contrastive, "--squared", name, "contrastive");
+  only_for(c.softmax_scale.has_value() && !proxy_nca, "--softmax-scale", name, "proxy-nca");
   only_for((c.pos_margin || c.neg_margin) && !contrastive, "--pos-margin/--neg-margin", name, "contrastive");
   only_for(c.margin2.has_value() && !quadruplet, "--margin2", name, "quadruplet");
   only_for(c.reduction.has_value() && !(triplet || contrastive || quadruplet), "--reduction", name,
@@ -165,7 +166,9 @@ LossHandle make_loss(const LossConfig& c) {
     h.description = fmt::format("quadruplet (margins {} and {}, batch_hard, {}, reduction {})", fmt_number(o.margin1),
                                 fmt_number(o.margin2), describe_distance(o.distance), reduction_name(o.reduction));
   } else if (proxy_nca) {
-    auto loss = std::make_shared<ProxyNCALoss>(c.num_classes, c.dim);
+    ProxyNCAOptions o;
+    if (c.softmax_scale) o.softmax_scale = *c.softmax_scale;
+    auto loss = std::make_shared<ProxyNCALoss>(c.num_classes, c.dim, o);
     prepare_proxies(*loss, c);
     h.forward = [loss](const Tensor& e, const Tensor& y) { return loss->forward(e, y); };
     h.stats = [loss] { return loss->stats(); };

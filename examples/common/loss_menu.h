@@ -14,7 +14,7 @@
 //                                         distance (euclidean), squared, reduction
 //   quadruplet        QuadrupletLoss      margin = margin1 (1), margin2 (0.5), distance (squared_euclidean),
 //                                         reduction; mining is batch_hard only
-//   proxy-nca         ProxyNCALoss        num_classes and dim; proxies N(0, 1) or given
+//   proxy-nca         ProxyNCALoss        softmax_scale (1); num_classes and dim; proxies N(0, 1) or given
 //   proxy-anchor      ProxyAnchorLoss     margin (0.1), alpha 32; num_classes and dim; proxies Kaiming or given
 //   multi-similarity  MultiSimilarityLoss alpha 2, beta 50, lambda 0.5; mining multi_similarity (its miner, epsilon
 //                                         0.1; the default) | all (no mining); distance (cosine)
@@ -41,6 +41,7 @@ struct LossConfig {
                                       // proxy-anchor delta
   std::optional<double> pos_margin, neg_margin;       // contrastive
   std::optional<double> margin2;                      // quadruplet
+  std::optional<double> softmax_scale;                // proxy-nca: kappa
   std::optional<trident::Distance> distance;          // triplet, contrastive, quadruplet, multi-similarity
   std::optional<bool> normalize;                      // the same losses; cosine always normalises
   bool soft = false;                                  // triplet: log(1 + exp(x)) instead of the hinge

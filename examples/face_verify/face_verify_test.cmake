@@ -64,11 +64,15 @@ endfunction()
 
 if(MODE STREQUAL "smoke")
   run_face_verify(--synthetic-identities 8 --synthetic-images 6 --image-size 32x28 --P 4 --K 3 --dim 16
-                  --channels 8 --epochs 4 --max-steps 30 --lr 3e-3 --out ${WORK}/out --check)
+                  --channels 8 --epochs 4 --max-steps 30 --lr 3e-3 --ensemble 2 --out ${WORK}/out --check)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "face_verify exited with ${rc}")
   endif()
   check_outputs(${WORK}/out)
+  # The second network of the ensemble keeps its own training log.
+  if(NOT EXISTS ${WORK}/out/member2/train_log.csv OR NOT output MATCHES "network 2 alone: rank-1")
+    message(FATAL_ERROR "face_verify --ensemble 2 did not train and report a second network")
+  endif()
 elseif(MODE STREQUAL "orl")
   set(candidates ${ORL_DIR} $ENV{TRIDENT_DATA}/att_faces ${SOURCE_DIR}/../shared/data/att_faces
       ${SOURCE_DIR}/../../shared/data/att_faces)
@@ -85,7 +89,7 @@ elseif(MODE STREQUAL "orl")
     return()
   endif()
   # A short run: train on s1-s30, test on s31-s40; the held-out AUC must be well above chance.
-  run_face_verify(--data ${orl} --epochs 8 --out ${WORK}/out --check)
+  run_face_verify(--data ${orl} --epochs 8 --ensemble 1 --out ${WORK}/out --check)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "face_verify exited with ${rc}")
   endif()

@@ -27,8 +27,8 @@
 //          [--loss triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity]
 //          [--mining M] [--margin M] [--distance euclidean|squared_euclidean|cosine|dot] [--no-normalize]
 //          [--soft] [--swap] [--reduction mean|sum|avg_nonzero] [--pos-margin M] [--neg-margin M] [--squared]
-//          [--margin2 M] [--proxies P.npy] [--dtype float32|float64] [--out grad.npy] [--top N]
-//          [--mine-only] [--show N] [--threads T]
+//          [--margin2 M] [--softmax-scale KAPPA] [--proxies P.npy] [--dtype float32|float64] [--out grad.npy]
+//          [--top N] [--mine-only] [--show N] [--threads T]
 //   --embeddings E.npy  [B, D] float32 or float64 (np.save(path, x.astype(np.float32)))
 //   --labels L.npy      [B] int64. Other dtypes are refused with a hint rather than converted: NumPy's default
 //                       integer is int64 on Linux and macOS, and a float or int32 file usually means the labels came
@@ -37,6 +37,7 @@
 //                       contrastive: all (default) | hard; quadruplet: batch_hard (its only one);
 //                       multi-similarity: multi_similarity (its miner, default) | all
 //   --margin M          triplet margin, contrastive negative margin, quadruplet margin1, proxy-anchor delta
+//   --softmax-scale K   proxy-nca: kappa, the scale of the squared distances inside the softmax (default 1)
 //   --no-normalize      use the embeddings as given (default: L2-normalise them first; cosine always does)
 //   --proxies P.npy     proxy losses: [C, D] proxies instead of the random initialisation; C sets the number of
 //                       classes (labels must be in [0, C)); without it C = max label + 1
@@ -60,6 +61,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/flags.h"
 #include "../common/loss_menu.h"
 
 using namespace trident;
@@ -76,115 +78,45 @@ struct Args {
   int threads = 0;  // 0: the library's default (OMP_NUM_THREADS)
 };
 
-[[noreturn]] void usage(const std::string& message) {
-  std::fprintf(stderr,
-               "loss_probe: %s\n"
-               "usage: loss_probe (--embeddings E.npy --labels L.npy | --demo)\n"
-               "         [--loss triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity]\n"
-               "         [--mining M] [--margin M] [--distance euclidean|squared_euclidean|cosine|dot]\n"
-               "         [--no-normalize] [--soft] [--swap] [--reduction mean|sum|avg_nonzero] [--pos-margin M]\n"
-               "         [--neg-margin M] [--squared] [--margin2 M] [--proxies P.npy] [--dtype float32|float64]\n"
-               "         [--out grad.npy] [--top N] [--mine-only] [--show N] [--threads T]\n"
-               "(the comment at the top of examples/loss_probe/loss_probe.cpp explains every flag)\n",
-               message.c_str());
-  std::exit(2);
-}
-
-double parse_double(const std::string& flag, const std::string& v) {
-  std::size_t used = 0;
-  double x = 0;
-  try {
-    x = std::stod(v, &used);
-  } catch (const std::logic_error&) {
-    used = 0;
-  }
-  if (used != v.size() || !std::isfinite(x)) usage("bad value for " + flag + ": '" + v + "' (expected a number)");
-  return x;
-}
-
-std::int64_t parse_count(const std::string& flag, const std::string& v) {
-  std::size_t used = 0;
-  long long x = -1;
-  try {
-    x = std::stoll(v, &used);
-  } catch (const std::logic_error&) {
-    used = 0;
-  }
-  if (used != v.size() || x < 0) usage("bad value for " + flag + ": '" + v + "' (expected a count >= 0)");
-  return x;
-}
-
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage("missing value after " + flag);
-      return argv[++i];
-    };
-    // The menu's parsers throw trident::Error for unknown names; on the command line that is a usage error.
-    auto menu = [&](auto parse) {
-      try {
-        return parse(value());
-      } catch (const Error& e) {
-        usage(e.what());
-      }
-    };
-    if (flag == "--embeddings")
-      a.embeddings = value();
-    else if (flag == "--labels")
-      a.labels = value();
-    else if (flag == "--demo")
-      a.demo = true;
-    else if (flag == "--loss")
-      a.loss.loss = value();
-    else if (flag == "--mining")
-      a.loss.mining = value();
-    else if (flag == "--margin")
-      a.loss.margin = parse_double(flag, value());
-    else if (flag == "--distance")
-      a.loss.distance = menu(embed::parse_distance);
-    else if (flag == "--no-normalize")
-      a.loss.normalize = false;
-    else if (flag == "--soft")
-      a.loss.soft = true;
-    else if (flag == "--swap")
-      a.loss.swap = true;
-    else if (flag == "--reduction")
-      a.loss.reduction = menu(embed::parse_reduction);
-    else if (flag == "--pos-margin")
-      a.loss.pos_margin = parse_double(flag, value());
-    else if (flag == "--neg-margin")
-      a.loss.neg_margin = parse_double(flag, value());
-    else if (flag == "--squared")
-      a.loss.squared = true;
-    else if (flag == "--margin2")
-      a.loss.margin2 = parse_double(flag, value());
-    else if (flag == "--proxies")
-      a.proxies = value();
-    else if (flag == "--dtype")
-      a.dtype = value();
-    else if (flag == "--out")
-      a.out = value();
-    else if (flag == "--top")
-      a.top = parse_count(flag, value());
-    else if (flag == "--mine-only")
-      a.mine_only = true;
-    else if (flag == "--show")
-      a.show = parse_count(flag, value());
-    else if (flag == "--threads")
-      a.threads = static_cast<int>(parse_count(flag, value()));
-    else if (flag == "--help" || flag == "-h")
-      usage("look inside a metric-learning loss");
-    else
-      usage("unknown flag " + flag);
+  examples::Flags flags("loss_probe", "look inside a metric-learning loss");
+  // The menu's parsers throw trident::Error for unknown names; Flags turns that into a usage error.
+  flags.add("--embeddings", a.embeddings, "E.npy")
+      .add("--labels", a.labels, "L.npy")
+      .add("--demo", a.demo)
+      .add("--loss", a.loss.loss, "triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity")
+      .add("--mining", a.loss.mining, "M")
+      .add("--margin", a.loss.margin, "M")
+      .add_custom("--distance", "euclidean|squared_euclidean|cosine|dot",
+                  [&](const std::string& v) { a.loss.distance = embed::parse_distance(v); })
+      .add_switch("--no-normalize", a.loss.normalize, std::optional<bool>(false))
+      .add("--soft", a.loss.soft)
+      .add("--swap", a.loss.swap)
+      .add_custom("--reduction", "mean|sum|avg_nonzero",
+                  [&](const std::string& v) { a.loss.reduction = embed::parse_reduction(v); })
+      .add("--pos-margin", a.loss.pos_margin, "M")
+      .add("--neg-margin", a.loss.neg_margin, "M")
+      .add("--squared", a.loss.squared)
+      .add("--margin2", a.loss.margin2, "M")
+      .add("--softmax-scale", a.loss.softmax_scale, "KAPPA")
+      .add("--proxies", a.proxies, "P.npy")
+      .add("--dtype", a.dtype, "float32|float64")
+      .add("--out", a.out, "grad.npy")
+      .add("--top", a.top, "N")
+      .add("--mine-only", a.mine_only)
+      .add("--show", a.show, "N")
+      .add("--threads", a.threads, "T");
+  flags.parse(argc, argv);
+  if (a.top < 0 || a.show < 0 || a.threads < 0) flags.fail("--top, --show and --threads must be >= 0");
+  if (a.demo && (a.embeddings || a.labels)) {
+    flags.fail("--demo makes its own batch: give it, or --embeddings and --labels");
   }
-  if (a.demo && (a.embeddings || a.labels)) usage("--demo makes its own batch: give it, or --embeddings and --labels");
-  if (!a.demo && !(a.embeddings && a.labels)) usage("give --embeddings E.npy and --labels L.npy, or --demo");
+  if (!a.demo && !(a.embeddings && a.labels)) flags.fail("give --embeddings E.npy and --labels L.npy, or --demo");
   if (a.dtype && *a.dtype != "float32" && *a.dtype != "float64") {
-    usage("--dtype: expected float32 or float64, got '" + *a.dtype + "'");
+    flags.fail("--dtype: expected float32 or float64, got '" + *a.dtype + "'");
   }
-  if (a.mine_only && a.out) usage("--mine-only evaluates no loss, so there is no gradient to write with --out");
+  if (a.mine_only && a.out) flags.fail("--mine-only evaluates no loss, so there is no gradient to write with --out");
   return a;
 }
 

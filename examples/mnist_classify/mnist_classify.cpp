@@ -58,6 +58,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/flags.h"
 #include "../common/progress.h"
 #include "models.h"
 #include "trident/losses/classification.h"
@@ -88,69 +89,30 @@ struct Args {
   bool check = false;
 };
 
-[[noreturn]] void usage(const char* message) {
-  std::fprintf(stderr,
-               "mnist_classify: %s\n"
-               "usage: mnist_classify [--model cnn|mlp] [--epochs N] [--batch B] [--lr LR] [--optimizer sgd|adam]\n"
-               "                      [--threads T] [--schedule cosine|constant] [--warmup N]\n"
-               "                      [--seed S] [--data DIR] [--save PATH] "
-               "[--resume PATH]\n"
-               "                      [--max-steps N] [--check]\n",
-               message);
-  std::exit(2);
-}
-
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(("missing value after " + flag).c_str());
-      return argv[++i];
-    };
-    try {
-      if (flag == "--model")
-        args.model = value();
-      else if (flag == "--epochs")
-        args.epochs = std::stoi(value());
-      else if (flag == "--batch")
-        args.batch = std::stoll(value());
-      else if (flag == "--lr")
-        args.lr = std::stod(value());
-      else if (flag == "--optimizer")
-        args.optimizer = value();
-      else if (flag == "--schedule")
-        args.schedule = value();
-      else if (flag == "--warmup")
-        args.warmup = std::stoll(value());
-      else if (flag == "--threads")
-        args.threads = std::stoi(value());
-      else if (flag == "--seed")
-        args.seed = std::stoull(value());
-      else if (flag == "--data")
-        args.data = value();
-      else if (flag == "--save")
-        args.save = value();
-      else if (flag == "--resume")
-        args.resume = value();
-      else if (flag == "--max-steps")
-        args.max_steps = std::stoll(value());
-      else if (flag == "--check")
-        args.check = true;
-      else if (flag == "--help" || flag == "-h")
-        usage("train a digit classifier on MNIST");
-      else
-        usage(("unknown flag " + flag).c_str());
-    } catch (const std::logic_error&) {  // std::stoi and friends: not a number
-      usage(("bad value for " + flag).c_str());
-    }
-  }
-  if (args.model != "cnn" && args.model != "mlp") usage("--model must be cnn or mlp");
-  if (args.optimizer != "sgd" && args.optimizer != "adam") usage("--optimizer must be sgd or adam");
-  if (args.schedule != "cosine" && args.schedule != "constant") usage("--schedule must be cosine or constant");
-  if (args.warmup < 0) usage("--warmup must be >= 0");
+  examples::Flags flags("mnist_classify", "train a digit classifier on MNIST");
+  flags.add("--model", args.model, "cnn|mlp")
+      .add("--epochs", args.epochs, "N")
+      .add("--batch", args.batch, "B")
+      .add("--lr", args.lr, "LR")
+      .add("--optimizer", args.optimizer, "sgd|adam")
+      .add("--schedule", args.schedule, "cosine|constant")
+      .add("--warmup", args.warmup, "STEPS")
+      .add("--threads", args.threads, "T")
+      .add("--seed", args.seed, "S")
+      .add("--data", args.data, "DIR")
+      .add("--save", args.save, "PATH")
+      .add("--resume", args.resume, "PATH")
+      .add("--max-steps", args.max_steps, "N")
+      .add("--check", args.check);
+  flags.parse(argc, argv);
+  if (args.model != "cnn" && args.model != "mlp") flags.fail("--model must be cnn or mlp");
+  if (args.optimizer != "sgd" && args.optimizer != "adam") flags.fail("--optimizer must be sgd or adam");
+  if (args.schedule != "cosine" && args.schedule != "constant") flags.fail("--schedule must be cosine or constant");
+  if (args.warmup < 0) flags.fail("--warmup must be >= 0");
   if (args.epochs < 1 || args.batch < 1 || args.threads < 1 || !(args.lr > 0)) {
-    usage("--epochs, --batch, --threads and --lr must be positive");
+    flags.fail("--epochs, --batch, --threads and --lr must be positive");
   }
   return args;
 }

@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "../common/embed_trainer.h"
+#include "../common/flags.h"
 #include "../common/progress.h"
 
 using namespace trident;
@@ -69,6 +70,7 @@ struct Args {
   std::string loss = "triplet";
   std::string mining = "batch_hard";
   std::optional<double> margin;
+  std::optional<double> softmax_scale;  // proxy-nca's kappa
   std::int64_t dim = 64;
   int epochs = 1;
   std::int64_t p = 32, k = 4;
@@ -86,74 +88,32 @@ struct Args {
   bool check = false;
 };
 
-[[noreturn]] void usage(const char* message) {
-  std::fprintf(stderr,
-               "mnist_embed: %s\n"
-               "usage: mnist_embed [--loss triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity]\n"
-               "                   [--mining all|hard|semihard|easy|batch_hard|batch_semihard] [--margin M] [--dim D]\n"
-               "                   [--epochs N] [--P P] [--K K] [--lr LR] [--proxy-lr-mult X] [--threads T]\n"
-               "                   [--seed S] [--data DIR] [--out DIR] [--max-steps N] [--eval-limit N] [--check]\n",
-               message);
-  std::exit(2);
-}
-
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(("missing value after " + flag).c_str());
-      return argv[++i];
-    };
-    try {
-      if (flag == "--loss")
-        args.loss = value();
-      else if (flag == "--mining")
-        args.mining = value();
-      else if (flag == "--margin")
-        args.margin = std::stod(value());
-      else if (flag == "--dim")
-        args.dim = std::stoll(value());
-      else if (flag == "--epochs")
-        args.epochs = std::stoi(value());
-      else if (flag == "--P")
-        args.p = std::stoll(value());
-      else if (flag == "--K")
-        args.k = std::stoll(value());
-      else if (flag == "--lr")
-        args.lr = std::stod(value());
-      else if (flag == "--schedule")
-        args.schedule = value();
-      else if (flag == "--warmup")
-        args.warmup = std::stoll(value());
-      else if (flag == "--soft")
-        args.soft = true;
-      else if (flag == "--proxy-lr-mult")
-        args.proxy_lr_mult = std::stod(value());
-      else if (flag == "--threads")
-        args.threads = std::stoi(value());
-      else if (flag == "--seed")
-        args.seed = std::stoull(value());
-      else if (flag == "--data")
-        args.data = value();
-      else if (flag == "--out")
-        args.out = value();
-      else if (flag == "--max-steps")
-        args.max_steps = std::stoll(value());
-      else if (flag == "--eval-limit")
-        args.eval_limit = std::stoll(value());
-      else if (flag == "--check")
-        args.check = true;
-      else if (flag == "--help" || flag == "-h")
-        usage("learn a digit embedding on MNIST and evaluate it by retrieval");
-      else
-        usage(("unknown flag " + flag).c_str());
-    } catch (const std::logic_error&) {
-      usage(("bad value for " + flag).c_str());
-    }
-  }
+  examples::Flags flags("mnist_embed", "learn a digit embedding on MNIST and evaluate it by retrieval");
+  flags.add("--loss", args.loss, "triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity")
+      .add("--mining", args.mining, "all|hard|semihard|easy|batch_hard|batch_semihard")
+      .add("--margin", args.margin, "M")
+      .add("--softmax-scale", args.softmax_scale, "KAPPA")
+      .add("--dim", args.dim, "D")
+      .add("--epochs", args.epochs, "N")
+      .add("--P", args.p, "P")
+      .add("--K", args.k, "K")
+      .add("--lr", args.lr, "LR")
+      .add("--schedule", args.schedule, "constant|cosine")
+      .add("--warmup", args.warmup, "STEPS")
+      .add("--soft", args.soft)
+      .add("--proxy-lr-mult", args.proxy_lr_mult, "X")
+      .add("--threads", args.threads, "T")
+      .add("--seed", args.seed, "S")
+      .add("--data", args.data, "DIR")
+      .add("--out", args.out, "DIR")
+      .add("--max-steps", args.max_steps, "N")
+      .add("--eval-limit", args.eval_limit, "N")
+      .add("--check", args.check);
+  flags.parse(argc, argv);
   if (args.epochs < 1 || args.dim < 1 || args.p < 2 || args.k < 2 || args.threads < 1 || !(args.lr > 0)) {
-    usage("--epochs, --dim, --threads, --lr must be positive and --P, --K at least 2");
+    flags.fail("--epochs, --dim, --threads, --lr must be positive and --P, --K at least 2");
   }
   return args;
 }
@@ -186,6 +146,7 @@ int run(const Args& args) {
                           .schedule = args.schedule,
                           .warmup = args.warmup,
                           .soft = args.soft,
+                          .softmax_scale = args.softmax_scale,
                           .proxy_lr_mult = args.proxy_lr_mult,
                           .seed = args.seed,
                           .out = args.out,
