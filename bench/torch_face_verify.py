@@ -2,28 +2,48 @@
 plain PyTorch, to compare accuracy and time with trident on the same 2 cores.
 
 Run with /usr/bin/python3 (PyTorch 1.13; pytorch-metric-learning is not packaged for Debian, so its batch-hard triplet
-is written out here as that library computes it):
+and trident's Proxy-NCA are written out here as those libraries compute them). Two recipes: the defaults are
+face_verify's recipe for photo folders (--data); the old one (in brackets below) is reachable with
+  --loss triplet --height 56 --width 46 --channels 32 --p 15 --k 4 --epochs 30 --erase 0 --tta none
   - data: a folder of identities (ORL: att_faces/s1..s40, 10 PGM images of 112 x 92 each), subfolders and files in
-    natural order; images resized to 56 x 46 by area averaging (ORL: exactly the mean of each 2 x 2 block); train on
-    identities 1-30, test on 31-40; normalised with the training pixels' mean and standard deviation
-  - network (embed::make_face_embedder): 3 x [conv 3x3 pad 1 (no bias), BatchNorm2d, ReLU, max-pool 2] with 32, 64,
-    128 channels, flatten, linear to dim, BatchNorm1d, L2 normalisation
-  - batches: P = 15 identities x K = 4 images, training-set size / (P K) batches an epoch; augmentation: horizontal
-    flip with probability 1/2, rotation uniform in [-8, 8] degrees, shift up to 5% of the size, zoom in [0.92, 1.08]
-    (bilinear, zero fill), then the normalisation
-  - loss: batch-hard triplet (BatchHardMiner + TripletMarginLoss(margin), averaged over the non-zero triplets)
-  - not done here: face_verify's test-time flip averaging (compare with face_verify --no-test-flip)
-  - optimiser: Adam lr 1e-3, learning rate decayed to 0 by half a cosine over the run (per step); 2 threads
+    natural order; images resized to --height x --width, 40 x 33 [56 x 46], by area averaging
+    (F.adaptive_avg_pool2d; ORL at 56 x 46: exactly the mean of each 2 x 2 block; for non-integer ratios such as
+    40 x 33 trident's ImageFolder resize may differ slightly); train on identities 1-30, test on 31-40; normalised
+    with the training pixels' mean and standard deviation
+  - network (embed::make_face_embedder): 3 x [conv 3x3 pad 1 (no bias), BatchNorm2d, ReLU, max-pool 2] with C, 2C,
+    4C channels (--channels C = 48 [32]), flatten (40 x 33: 5 x 4 maps, 3840 values), linear to dim, BatchNorm1d,
+    L2 normalisation
+  - batches: P = 6 [15] identities x K = 10 [4] images, training-set size // (P K) batches an epoch (ORL: 5 [5]);
+    augmentation, in trident's order: horizontal flip with probability 1/2; random erasing with probability --erase
+    0.5 [0] (per image draw u, area in [0.02, 0.2] of the image, aspect log-uniform in [0.3, 3.3], the position and a
+    grey value in [0, 1]: one rectangle of that value in every channel); rotation uniform in [-8, 8] degrees, shift
+    up to 5% of the size, zoom in [0.92, 1.08] (bilinear, zero fill); then the normalisation
+  - loss (--loss): proxy-nca [triplet]
+      proxy-nca: trident's ProxyNCALoss with the positive in the denominator: one learnt proxy per training identity
+        (initialised N(0, 1), L2-normalised inside the loss), d_ic = ||x_i - P_c||^2, loss = mean over the batch of
+        -log softmax_c(-kappa d_ic)[y_i], kappa = --softmax-scale 2; the proxies learn at 100 x the network's rate
+      triplet: batch-hard triplet (BatchHardMiner + TripletMarginLoss(--margin 0.5), averaged over the non-zero
+        triplets)
+  - optimiser: Adam lr 1e-3, learning rate decayed to 0 by half a cosine over the run (per step); 2 threads; the run
+    lasts --steps 400 steps (ceil(steps / batches per epoch) epochs: ORL 80), or --epochs N [30]
+  - test-time augmentation (--tta): flip-shift [none]: in evaluation the embedding of an image is the L2-normalised
+    sum of the embeddings of several views of the normalised image: "flip" the image and its mirror image,
+    "flip-shift" those two and, for each one-pixel shift right, left, down and up (zero fill), the shifted image and
+    its mirror image (10 views); "none" the plain embedding
   - evaluation on the test identities: verification accuracy by 10-fold cross-validation on all same pairs plus as
     many random different pairs (threshold midway between consecutive scores, the best on 9 folds, the strictest on
     ties); ROC AUC, TAR at FAR 1e-2 and 1e-3 and EER over all pairs; rank-1 identification (leave-one-out 1-NN)
 Prints: torch_face_verify steps=... train_seconds=... accuracy=... accuracy_std=... auc=... tar_far_1e-2=...
-        tar_far_1e-3=... eer=... rank1=...
+        tar_far_1e-3=... eer=... rank1=... loss=... size=HxW channels=... p=... k=... epochs=... erase=... tta=...
 
-Usage: /usr/bin/python3 bench/torch_face_verify.py --data DIR [--epochs 30] [--p 15] [--k 4] [--margin 0.5]
-                                                   [--dim 64] [--lr 1e-3] [--threads 2] [--seed 1] [--no-augment]
+Usage: /usr/bin/python3 bench/torch_face_verify.py --data DIR [--height 40] [--width 33] [--channels 48] [--p 6]
+                                                   [--k 10] [--steps 400] [--epochs N] [--loss proxy-nca|triplet]
+                                                   [--softmax-scale 2] [--margin 0.5] [--erase 0.5]
+                                                   [--tta none|flip|flip-shift] [--dim 64] [--lr 1e-3] [--threads 2]
+                                                   [--seed 1] [--no-augment]
 """
 import argparse
+import functools
 import math
 import os
 import re
@@ -111,6 +131,12 @@ def batch_hard_triplet_loss(embeddings, labels, margin):
     return losses.sum() / nonzero if nonzero > 0 else losses.sum() * 0
 
 
+def proxy_nca_loss(embeddings, labels, proxies, kappa):
+    """trident's ProxyNCALoss (positive in the denominator): -log softmax_c(-kappa ||x_i - P_c||^2)[y_i], averaged."""
+    d = (embeddings[:, None] - F.normalize(proxies, dim=1)[None]).pow(2).sum(2)
+    return F.cross_entropy(-kappa * d, labels)
+
+
 def pk_batches(labels, p, k, num_batches, generator):
     classes = torch.unique(labels)
     by_class = [torch.nonzero(labels == c).flatten() for c in classes]
@@ -125,11 +151,33 @@ def pk_batches(labels, p, k, num_batches, generator):
         yield torch.cat(parts)
 
 
-def augment(x, generator):
-    """Flip, then rotate/shift/zoom about the centre (bilinear, zeros outside), image by image."""
+def random_erase(x, p, generator):
+    """trident's RandomErasing: with probability p one rectangle of 2-20% of the image, aspect ratio log-uniform in
+    [0.3, 3.3], filled with a value uniform in [0, 1] in every channel; per image the draws u, area, aspect, fy, fx,
+    value (in that order)."""
+    n, _, h, w = x.shape
+    u, area, aspect, fy, fx, value = torch.rand(n, 6, generator=generator, dtype=torch.float64).unbind(1)
+    area = (0.02 + 0.18 * area) * h * w
+    aspect = torch.exp(math.log(0.3) + (math.log(3.3) - math.log(0.3)) * aspect)
+    eh = torch.floor(torch.sqrt(area * aspect) + 0.5).clamp(1, h)  # llround: halves away from zero
+    ew = torch.floor(torch.sqrt(area / aspect) + 0.5).clamp(1, w)
+    y0 = torch.minimum(h - eh, torch.floor(fy * (h - eh + 1)))
+    x0 = torch.minimum(w - ew, torch.floor(fx * (w - ew + 1)))
+    rows, cols = torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64)
+    in_rows = (rows >= y0[:, None]) & (rows < (y0 + eh)[:, None]) & (u < p)[:, None]
+    in_cols = (cols >= x0[:, None]) & (cols < (x0 + ew)[:, None])
+    inside = in_rows[:, None, :, None] & in_cols[:, None, None, :]
+    return torch.where(inside, value.to(x.dtype)[:, None, None, None], x)
+
+
+def augment(x, erase, generator):
+    """Flip, random erasing with probability erase, then rotate/shift/zoom about the centre (bilinear, zeros
+    outside), image by image."""
     n, _, h, w = x.shape
     flip = torch.rand(n, generator=generator) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if erase > 0:  # no draws at 0: the random stream of the recipe without erasing
+        x = random_erase(x, erase, generator)
     angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(8)
     tx = (torch.rand(n, generator=generator) * 2 - 1) * 0.05 * 2  # in grid units ([-1, 1] spans the image)
     ty = (torch.rand(n, generator=generator) * 2 - 1) * 0.05 * 2
@@ -140,6 +188,24 @@ def augment(x, generator):
                          torch.stack([sin * w / h, cos, -(sin * w / h * tx + cos * ty)], 1)], 1)
     grid = F.affine_grid(theta, x.shape, align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def shift_images(x, dx, dy):
+    """The content moved dx pixels right and dy down (negative: left, up), zeros shifted in."""
+    h, w = x.shape[2:]
+    top, left = max(-dy, 0), max(-dx, 0)
+    padded = F.pad(x, (max(dx, 0), left, max(dy, 0), top))
+    return padded[:, :, top:top + h, left:left + w]
+
+
+def embed(model, x, tta):
+    """The embeddings of x in evaluation: plain ("none"), or the normalised sum over the views of --tta."""
+    if tta == "none":
+        return model(x)
+    views = [x]
+    if tta == "flip-shift":
+        views += [shift_images(x, dx, dy) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+    return F.normalize(sum(model(v) + model(v.flip(3)) for v in views), dim=1)
 
 
 def roc(scores, same):
@@ -183,10 +249,18 @@ def main():
     parser.add_argument("--data", required=True)
     parser.add_argument("--train-ids", default="1-30")
     parser.add_argument("--test-ids", default="31-40")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--p", type=int, default=15)
-    parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--margin", type=float, default=0.5)
+    parser.add_argument("--height", type=int, default=40)
+    parser.add_argument("--width", type=int, default=33)
+    parser.add_argument("--channels", type=int, default=48)
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--epochs", type=int, help="the run's length in epochs instead of --steps")
+    parser.add_argument("--p", type=int, default=6)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--loss", choices=("proxy-nca", "triplet"), default="proxy-nca")
+    parser.add_argument("--softmax-scale", type=float, default=2.0, help="proxy-nca's kappa")
+    parser.add_argument("--margin", type=float, default=0.5, help="triplet's margin")
+    parser.add_argument("--erase", type=float, default=0.5)
+    parser.add_argument("--tta", choices=("none", "flip", "flip-shift"), default="flip-shift")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
@@ -199,23 +273,33 @@ def main():
     start = time.perf_counter()
     a, b = (int(v) for v in args.train_ids.split("-"))
     c, d = (int(v) for v in args.test_ids.split("-"))
-    x, y = load_folder(args.data, a - 1, b, 56, 46)
-    xt, yt = load_folder(args.data, c - 1, d, 56, 46)
+    x, y = load_folder(args.data, a - 1, b, args.height, args.width)
+    xt, yt = load_folder(args.data, c - 1, d, args.height, args.width)
     mean, std = x.mean(), x.std(unbiased=False)
     x, xt = (x - mean) / std, (xt - mean) / std
 
-    model = FaceEmbedder(args.dim, 56, 46)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    model = FaceEmbedder(args.dim, args.height, args.width, args.channels)
+    groups = [{"params": model.parameters()}]
+    if args.loss == "proxy-nca":
+        proxies = nn.Parameter(torch.randn(int(y.max()) + 1, args.dim))
+        groups.append({"params": [proxies], "lr": 100 * args.lr})  # the proxies learn 100 x faster
+        criterion = functools.partial(proxy_nca_loss, proxies=proxies, kappa=args.softmax_scale)
+        loss_setting = f"softmax_scale={args.softmax_scale:g}"
+    else:
+        criterion = functools.partial(batch_hard_triplet_loss, margin=args.margin)
+        loss_setting = f"margin={args.margin:g}"
+    optimizer = torch.optim.Adam(groups, lr=args.lr)
     per_epoch = max(1, len(x) // (args.p * args.k))
-    total = per_epoch * args.epochs
+    epochs = args.epochs if args.epochs is not None else math.ceil(args.steps / per_epoch)
+    total = per_epoch * epochs
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total)
     generator = torch.Generator().manual_seed(args.seed)
     steps = 0
-    for _ in range(args.epochs):
+    for _ in range(epochs):
         for idx in pk_batches(y, args.p, args.k, per_epoch, generator):
             batch = x[idx] * std + mean  # augment the [0, 1] images (zero fill = black), then normalise
-            batch = batch if args.no_augment else augment(batch, generator)
-            loss = batch_hard_triplet_loss(model((batch - mean) / std), y[idx], args.margin)
+            batch = batch if args.no_augment else augment(batch, args.erase, generator)
+            loss = criterion(model((batch - mean) / std), y[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -225,7 +309,7 @@ def main():
 
     model.eval()
     with torch.no_grad():
-        e = model(xt).double()
+        e = embed(model, xt, args.tta).double()
     dist = torch.cdist(e, e).numpy()
     labels = yt.numpy()
     iu = np.triu_indices(len(labels), 1)
@@ -242,7 +326,8 @@ def main():
     rank1 = float((labels[dist.argmin(1)] == labels).mean())
     print(f"torch_face_verify steps={steps} train_seconds={train_seconds:.1f} accuracy={acc:.4f} "
           f"accuracy_std={acc_std:.4f} auc={auc:.4f} tar_far_1e-2={tar[1e-2]:.4f} tar_far_1e-3={tar[1e-3]:.4f} "
-          f"eer={eer(fpr, tpr):.4f} rank1={rank1:.4f}")
+          f"eer={eer(fpr, tpr):.4f} rank1={rank1:.4f} loss={args.loss} {loss_setting} size={args.height}x{args.width} "
+          f"channels={args.channels} p={args.p} k={args.k} epochs={epochs} erase={args.erase:g} tta={args.tta}")
 
 
 if __name__ == "__main__":
