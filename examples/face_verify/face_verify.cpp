@@ -388,10 +388,12 @@ int run(const Args& args) {
   }
   data::TransformPtr train_transform = normalize;
   if (args.augment) {
-    train_transform = std::make_shared<data::Compose>(std::vector<data::TransformPtr>{
-        std::make_shared<data::RandomHorizontalFlip>(),
-        std::make_shared<data::RandomErasing>(data::RandomErasingOptions{.p = args.erase}),
-        std::make_shared<data::RandomAffine>(8.0, std::pair{0.05, 0.05}, std::pair{0.92, 1.08}), normalize});
+    std::vector<data::TransformPtr> steps{std::make_shared<data::RandomHorizontalFlip>()};
+    if (args.erase > 0)
+      steps.push_back(std::make_shared<data::RandomErasing>(data::RandomErasingOptions{.p = args.erase}));
+    steps.push_back(std::make_shared<data::RandomAffine>(8.0, std::pair{0.05, 0.05}, std::pair{0.92, 1.08}));
+    steps.push_back(normalize);
+    train_transform = std::make_shared<data::Compose>(std::move(steps));
   }
 
   // Triplet: margin 0.5 unless --margin says otherwise (0.2, the loss's default, gave 1-2 points less on ORL).

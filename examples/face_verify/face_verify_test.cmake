@@ -64,7 +64,7 @@ endfunction()
 
 if(MODE STREQUAL "smoke")
   run_face_verify(--synthetic-identities 8 --synthetic-images 6 --image-size 32x28 --P 4 --K 3 --dim 16
-                  --channels 8 --epochs 4 --max-steps 30 --lr 3e-3 --ensemble 2 --out ${WORK}/out --check)
+                  --channels 8 --epochs 10 --max-steps 30 --lr 3e-3 --ensemble 2 --out ${WORK}/out --check)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "face_verify exited with ${rc}")
   endif()
