@@ -152,7 +152,7 @@ std::pair<std::int64_t, std::int64_t> parse_size(const std::string& text) {
 }
 
 // The defaults of the synthetic faces (no --data): the recipe of batch-hard triplet, which is enough there (99% in
-// about 10 s). Photos (--data) get Args' own defaults: see "The recipe" at the top.
+// about 10 s). Photos (--data) get Args' own defaults: the numbered steps at the top.
 void use_synthetic_recipe(Args& args) {
   args.height = 56, args.width = 46;
   args.steps = 360;
@@ -524,6 +524,7 @@ int run(const Args& args) {
       {{"data", split.description},
        {"augmentation", args.augment ? fmt::format("flip, erasing (p = {:g}), affine", args.erase) : "none"},
        {"epochs", std::to_string(epochs)},
+       {"test-time views", args.tta},
        {"networks", fmt::format("{} (seeds {} to {})", args.ensemble, args.seed, args.seed + args.ensemble - 1)}});
   std::printf("wrote %s (open it in a browser)\n", report.c_str());
   const bool fell = std::all_of(members.begin(), members.end(), [](const auto& t) { return t->loss_fell(); });
