@@ -39,7 +39,7 @@
 //                --tta flip keeps the first two, worth about 2 points of accuracy on ORL; the shifts about 0.3 more).
 //
 // The synthetic faces keep the simpler recipe that is enough for them (use_synthetic_recipe): 56x46, batch-hard
-// triplet, P = 15, K = 4, 360 steps, no erasing, --tta flip (99% in about 10 s).
+// triplet, P = 15, K = 4, 360 steps, no erasing, --tta flip (99% in about 25 s).
 //
 // Evaluation, on the held-out identities only:
 //   verification accuracy  all same-identity pairs of test images and as many different-identity pairs drawn at
@@ -152,7 +152,7 @@ std::pair<std::int64_t, std::int64_t> parse_size(const std::string& text) {
 }
 
 // The defaults of the synthetic faces (no --data): the recipe of batch-hard triplet, which is enough there (99% in
-// about 10 s). Photos (--data) get Args' own defaults: the numbered steps at the top.
+// about 25 s). Photos (--data) get Args' own defaults: the numbered steps at the top.
 void use_synthetic_recipe(Args& args) {
   args.height = 56, args.width = 46;
   args.steps = 360;
