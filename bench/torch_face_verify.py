@@ -54,6 +54,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_embed_common import batch_hard_triplet_loss, pk_batches
+
 
 def natural_key(name):
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
@@ -115,40 +117,10 @@ class FaceEmbedder(nn.Module):
         return F.normalize(self.body(x), dim=1)
 
 
-def batch_hard_triplet_loss(embeddings, labels, margin):
-    mat = torch.cdist(embeddings, embeddings)
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    pos_mask = same.clone()
-    pos_mask.fill_diagonal_(False)
-    with torch.no_grad():
-        p_idx = torch.where(pos_mask, mat, torch.full_like(mat, -float("inf"))).argmax(1)
-        n_idx = torch.where(~same, mat, torch.full_like(mat, float("inf"))).argmin(1)
-        keep = pos_mask.any(1) & (~same).any(1)
-        a_idx = torch.arange(len(labels))[keep]
-        p_idx, n_idx = p_idx[keep], n_idx[keep]
-    losses = F.relu(mat[a_idx, p_idx] - mat[a_idx, n_idx] + margin)
-    nonzero = (losses > 0).sum()
-    return losses.sum() / nonzero if nonzero > 0 else losses.sum() * 0
-
-
 def proxy_nca_loss(embeddings, labels, proxies, kappa):
     """trident's ProxyNCALoss (positive in the denominator): -log softmax_c(-kappa ||x_i - P_c||^2)[y_i], averaged."""
     d = (embeddings[:, None] - F.normalize(proxies, dim=1)[None]).pow(2).sum(2)
     return F.cross_entropy(-kappa * d, labels)
-
-
-def pk_batches(labels, p, k, num_batches, generator):
-    classes = torch.unique(labels)
-    by_class = [torch.nonzero(labels == c).flatten() for c in classes]
-    for _ in range(num_batches):
-        parts = []
-        for c in torch.randperm(len(classes), generator=generator)[:p].tolist():
-            items = by_class[c]
-            if len(items) >= k:
-                parts.append(items[torch.randperm(len(items), generator=generator)[:k]])
-            else:
-                parts.append(items[torch.randint(len(items), (k,), generator=generator)])
-        yield torch.cat(parts)
 
 
 def random_erase(x, p, generator):

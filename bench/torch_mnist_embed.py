@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_embed_common import batch_hard_triplet_loss, pk_batches
+
 
 def read_idx(path):
     opener = gzip.open if path.endswith(".gz") else open
@@ -59,43 +61,6 @@ class Embedder(nn.Module):
 
     def forward(self, x):
         return F.normalize(self.body(x), dim=1)
-
-
-def batch_hard_triplet_loss(embeddings, labels, margin):
-    # BatchHardMiner: distances, hardest positive (max over same label, not self), hardest negative (min over others).
-    mat = torch.cdist(embeddings, embeddings)
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    pos_mask = same.clone()
-    pos_mask.fill_diagonal_(False)
-    neg_mask = ~same
-    with torch.no_grad():
-        pos_d = torch.where(pos_mask, mat, torch.full_like(mat, -float("inf")))
-        a_keep = pos_mask.any(1) & neg_mask.any(1)
-        p_idx = pos_d.argmax(1)
-        neg_d = torch.where(neg_mask, mat, torch.full_like(mat, float("inf")))
-        n_idx = neg_d.argmin(1)
-        a_idx = torch.arange(len(labels))[a_keep]
-        p_idx, n_idx = p_idx[a_keep], n_idx[a_keep]
-    # TripletMarginLoss recomputes the distance matrix and gathers the mined triplets' distances.
-    mat = torch.cdist(embeddings, embeddings)
-    losses = F.relu(mat[a_idx, p_idx] - mat[a_idx, n_idx] + margin)
-    nonzero = (losses > 0).sum()
-    return losses.sum() / nonzero if nonzero > 0 else losses.sum() * 0
-
-
-def pk_batches(labels, p, k, num_batches, generator):
-    classes = torch.unique(labels)
-    by_class = [torch.nonzero(labels == c).flatten() for c in classes]
-    for _ in range(num_batches):
-        chosen = torch.randperm(len(classes), generator=generator)[:p]
-        parts = []
-        for c in chosen.tolist():
-            items = by_class[c]
-            if len(items) >= k:
-                parts.append(items[torch.randperm(len(items), generator=generator)[:k]])
-            else:
-                parts.append(items[torch.randint(len(items), (k,), generator=generator)])
-        yield torch.cat(parts)
 
 
 @torch.no_grad()
