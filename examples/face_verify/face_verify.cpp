@@ -44,7 +44,9 @@
 // Evaluation, on the held-out identities only:
 //   verification accuracy  all same-identity pairs of test images and as many different-identity pairs drawn at
 //                          random (seeded): a threshold on the distance is chosen on 9 folds, accuracy measured on the
-//                          10th, averaged over the 10 folds (the LFW protocol)
+//                          10th, averaged over the 10 folds (the LFW protocol); also its mean, lowest and highest
+//                          over 20 draws of the different pairs, the figure to compare recipes by (Note [one draw
+//                          of pairs])
 //   ROC AUC, TAR@FAR, EER  over every pair of test images: the ROC curve of the distance threshold, its area, the true
 //                          accept rate when at most 1% (0.1%) of different pairs are accepted, the equal error rate
 //   rank-1 identification  each test image against all other test images: is its nearest neighbour the same person?
@@ -324,10 +326,23 @@ Split load(const Args& args) {
 
 struct Verification {
   std::int64_t same_pairs = 0, different_pairs = 0, balanced_pairs = 0;
-  KFoldAccuracy accuracy;
+  KFoldAccuracy accuracy;  // the protocol's figure: one draw of the different pairs
+  // The same accuracy for kAccuracyDraws draws of the different pairs (the first is `accuracy`): their mean, lowest and
+  // highest. See Note [one draw of pairs].
+  double draws_mean = 0, draws_min = 0, draws_max = 0;
   RocCurve roc;
   double auc = 0, tar_1e2 = 0, tar_1e3 = 0, eer = 0;
 };
+
+// Note [one draw of pairs]
+// The balanced pairs hold every same pair (450 on ORL's 10 test people) but only a random 450 of the 4500 different
+// ones, and which 450 moves the accuracy: on ORL its spread over draws is about 0.5 points (standard deviation). The
+// protocol's figure is the first draw, which depends on --seed only, so every recipe run at a seed meets the same
+// draw. Because the errors concentrate on a few pairs of look-alike people, a draw that happens to hold few of their
+// pairs is lucky for every network at that seed (on ORL, seeds 1-5's first draws are 0.1-0.9 points above the mean of
+// 20), and a recipe chosen by that figure is also chosen for the luck. The mean over kAccuracyDraws draws estimates the
+// same quantity without it: compare recipes with that. The ROC numbers (AUC, TAR, EER) use every pair and draw nothing.
+constexpr int kAccuracyDraws = 20;
 
 // The verification metrics of test embeddings [N, D] with labels [N]: see the comment at the top.
 Verification verify(const Tensor& embeddings, const Tensor& labels, std::uint64_t seed) {
@@ -350,16 +365,30 @@ Verification verify(const Tensor& embeddings, const Tensor& labels, std::uint64_
   v.same_pairs = static_cast<std::int64_t>(same_scores.size());
   v.different_pairs = static_cast<std::int64_t>(different_scores.size());
   // Balanced pairs: every same pair, and as many different pairs drawn without replacement.
-  data::RandomEngine engine(seed, {0xface});
-  engine.shuffle(different_scores.data(), static_cast<std::int64_t>(different_scores.size()));
-  different_scores.resize(std::min(different_scores.size(), same_scores.size()));
-  std::vector<double> balanced = same_scores;
-  balanced.insert(balanced.end(), different_scores.begin(), different_scores.end());
-  std::vector<std::int64_t> balanced_same(balanced.size(), 0);
+  const auto kept = std::min(different_scores.size(), same_scores.size());
+  std::vector<std::int64_t> balanced_same(same_scores.size() + kept, 0);
   std::fill(balanced_same.begin(), balanced_same.begin() + static_cast<std::ptrdiff_t>(same_scores.size()), 1);
-  v.balanced_pairs = static_cast<std::int64_t>(balanced.size());
-  v.accuracy = verification_accuracy_kfold(tensor(balanced), tensor(balanced_same),
-                                           std::min<std::int64_t>(10, v.balanced_pairs), seed);
+  v.balanced_pairs = static_cast<std::int64_t>(balanced_same.size());
+  const Tensor is_same = tensor(balanced_same);
+  double draws_sum = 0;
+  for (int draw = 0; draw < kAccuracyDraws; ++draw) {
+    data::RandomEngine engine = draw == 0 ? data::RandomEngine(seed, {0xface})
+                                          : data::RandomEngine(seed, {0xface, static_cast<std::uint64_t>(draw)});
+    std::vector<double> different = different_scores;
+    engine.shuffle(different.data(), static_cast<std::int64_t>(different.size()));
+    std::vector<double> balanced = same_scores;
+    balanced.insert(balanced.end(), different.begin(), different.begin() + static_cast<std::ptrdiff_t>(kept));
+    const KFoldAccuracy accuracy =
+        verification_accuracy_kfold(tensor(balanced), is_same, std::min<std::int64_t>(10, v.balanced_pairs), seed);
+    if (draw == 0) {
+      v.accuracy = accuracy;
+      v.draws_min = v.draws_max = accuracy.mean;
+    }
+    draws_sum += accuracy.mean;
+    v.draws_min = std::min(v.draws_min, accuracy.mean);
+    v.draws_max = std::max(v.draws_max, accuracy.mean);
+  }
+  v.draws_mean = draws_sum / kAccuracyDraws;
   v.roc = roc_curve(tensor(all_scores), tensor(all_same));
   v.auc = auc(v.roc);
   v.tar_1e2 = tar_at_far(v.roc, 1e-2);
@@ -488,9 +517,15 @@ int run(const Args& args) {
       100 * v.accuracy.mean, 100 * v.accuracy.std, static_cast<long long>(v.balanced_pairs), v.auc, v.tar_1e2,
       v.tar_1e3, v.eer, static_cast<long long>(v.same_pairs), static_cast<long long>(v.different_pairs),
       100 * r.precision_at_1, seconds);
+  std::printf(
+      "verification accuracy over %d draws of the different pairs: mean %.2f%%, lowest %.2f%%, highest %.2f%%\n",
+      kAccuracyDraws, 100 * v.draws_mean, 100 * v.draws_min, 100 * v.draws_max);
 
   trainer.add_metric("verification accuracy (10-fold)",
                      fmt::format("{:.2f}% ± {:.2f}", 100 * v.accuracy.mean, 100 * v.accuracy.std));
+  trainer.add_metric(
+      fmt::format("accuracy over {} draws of the different pairs: mean (lowest-highest)", kAccuracyDraws),
+      fmt::format("{:.2f}% ({:.2f}-{:.2f})", 100 * v.draws_mean, 100 * v.draws_min, 100 * v.draws_max));
   trainer.add_metric("ROC AUC", fmt::format("{:.4f}", v.auc));
   trainer.add_metric("TAR @ FAR = 1e-2", fmt::format("{:.4f}", v.tar_1e2));
   trainer.add_metric("TAR @ FAR = 1e-3", fmt::format("{:.4f}", v.tar_1e3));
@@ -503,11 +538,12 @@ int run(const Args& args) {
   trainer.add_metric("training seconds", fmt::format("{:.1f}", train_seconds));
   trainer.add_metric("total seconds", fmt::format("{:.1f}", seconds));
 
-  viz::CsvLog metrics_csv(args.out + "/verification.csv",
-                          {"accuracy", "accuracy_std", "auc", "tar_far_1e-2", "tar_far_1e-3", "eer", "rank1",
-                           "same_pairs", "different_pairs", "train_seconds", "seconds"});
-  metrics_csv.row({v.accuracy.mean, v.accuracy.std, v.auc, v.tar_1e2, v.tar_1e3, v.eer, r.precision_at_1, v.same_pairs,
-                   v.different_pairs, train_seconds, seconds});
+  viz::CsvLog metrics_csv(
+      args.out + "/verification.csv",
+      {"accuracy", "accuracy_std", "accuracy_draws_mean", "accuracy_draws_min", "accuracy_draws_max", "auc",
+       "tar_far_1e-2", "tar_far_1e-3", "eer", "rank1", "same_pairs", "different_pairs", "train_seconds", "seconds"});
+  metrics_csv.row({v.accuracy.mean, v.accuracy.std, v.draws_mean, v.draws_min, v.draws_max, v.auc, v.tar_1e2, v.tar_1e3,
+                   v.eer, r.precision_at_1, v.same_pairs, v.different_pairs, train_seconds, seconds});
   {
     viz::CsvLog roc_csv(args.out + "/roc.csv", {"fpr", "tpr", "threshold"});
     for (std::size_t i = 0; i < v.roc.fpr.size(); ++i) roc_csv.row({v.roc.fpr[i], v.roc.tpr[i], v.roc.thresholds[i]});
