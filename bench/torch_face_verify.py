@@ -303,7 +303,8 @@ def main():
     rank1 = float((labels[dist.argmin(1)] == labels).mean())
     print(f"torch_face_verify steps={steps} train_seconds={train_seconds:.1f} accuracy={acc:.4f} "
           f"accuracy_std={acc_std:.4f} accuracy_draws_mean={np.mean(draw_means):.4f} "
-          f"accuracy_draws_min={min(draw_means):.4f} accuracy_draws_max={max(draw_means):.4f} auc={auc:.4f} tar_far_1e-2={tar[1e-2]:.4f} tar_far_1e-3={tar[1e-3]:.4f} "
+          f"accuracy_draws_min={min(draw_means):.4f} accuracy_draws_max={max(draw_means):.4f} auc={auc:.4f} "
+          f"tar_far_1e-2={tar[1e-2]:.4f} tar_far_1e-3={tar[1e-3]:.4f} "
           f"eer={eer(fpr, tpr):.4f} rank1={rank1:.4f} loss={args.loss} {loss_setting} size={args.height}x{args.width} "
           f"channels={args.channels} p={args.p} k={args.k} epochs={epochs} erase={args.erase:g} tta={args.tta}")
 
