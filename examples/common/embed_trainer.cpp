@@ -14,6 +14,19 @@ namespace embed {
 
 using namespace trident;
 
+void add_run_flags(examples::Flags& flags, RunConfig& config) {
+  flags.add("--loss", config.loss, "triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity")
+      .add("--mining", config.mining, "all|hard|semihard|easy|batch_hard|batch_semihard")
+      .add("--margin", config.margin, "M")
+      .add("--softmax-scale", config.softmax_scale, "KAPPA")
+      .add("--dim", config.dim, "D")
+      .add("--P", config.p, "P")
+      .add("--K", config.k, "K")
+      .add("--lr", config.lr, "LR")
+      .add("--schedule", config.schedule, "constant|cosine")
+      .add("--seed", config.seed, "S");
+}
+
 LossHandle make_loss(const RunConfig& config, std::int64_t num_classes) {
   const std::string& name = config.loss;
   LossConfig c;
@@ -183,8 +196,9 @@ Retrieval Trainer::evaluate_retrieval(const data::Dataset& queries, const data::
 
 Retrieval Trainer::record_retrieval(const Tensor& q, const Tensor& query_labels, const Tensor& r,
                                     const Tensor& reference_labels, bool query_in_reference) {
-  const RetrievalMetrics m = retrieval_metrics(
-      q, query_labels, r, reference_labels, {.distance = Distance::Euclidean, .query_in_reference = query_in_reference});
+  const RetrievalMetrics m =
+      retrieval_metrics(q, query_labels, r, reference_labels,
+                        {.distance = Distance::Euclidean, .query_in_reference = query_in_reference});
   Retrieval out{m.precision_at_1, m.r_precision, m.map_at_r};
   epoch_log_->row({epoch_, last_seconds_, last_images_per_second_, out.precision_at_1, out.r_precision, out.map_at_r});
   metrics_.erase(std::remove_if(metrics_.begin(), metrics_.end(),

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "flags.h"
 #include "loss_menu.h"
 #include "trident/trident.h"
 
@@ -31,17 +32,17 @@ using trident::Tensor;
 struct RunConfig {
   std::string loss = "triplet";  // triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity
   std::string mining = "batch_hard";
-  std::optional<double> margin;  // the loss's own default when absent
+  std::optional<double> margin = std::nullopt;  // the loss's own default when absent
   std::int64_t dim = 64;
   std::int64_t p = 32, k = 4;  // PK batches
   double lr = 1e-3;
   int epochs = 1;                                                // for the learning-rate schedule's length
   std::optional<std::int64_t> batches_per_epoch = std::nullopt;  // default: training set size / (P K), at least 1
-  std::string schedule = "constant";    // constant | cosine (half a cosine to 0 over the run, after the warm-up)
-  std::int64_t warmup = 0;              // steps of linear warm-up from lr/10
-  bool soft = false;                    // triplet: soft margin log(1 + exp(.)) instead of the hinge
-  std::optional<double> softmax_scale;  // proxy-nca's kappa (the loss's own default, 1, when absent)
-  double proxy_lr_mult = 100;           // proxies learn this many times faster (Proxy-Anchor's official setting)
+  std::string schedule = "constant";  // constant | cosine (half a cosine to 0 over the run, after the warm-up)
+  std::int64_t warmup = 0;            // steps of linear warm-up from lr/10
+  bool soft = false;                  // triplet: soft margin log(1 + exp(.)) instead of the hinge
+  std::optional<double> softmax_scale = std::nullopt;  // proxy-nca's kappa (the loss's own default, 1, when absent)
+  double proxy_lr_mult = 100;  // proxies learn this many times faster (Proxy-Anchor's official setting)
   std::uint64_t seed = 1;
   std::string out = "out";
   std::string title = "embedding";
@@ -52,6 +53,10 @@ struct RunConfig {
 // num_classes: for the proxy losses (labels must be in [0, num_classes)). Unknown names are an error that lists the
 // menu.
 LossHandle make_loss(const RunConfig& config, std::int64_t num_classes);
+
+// The command-line flags of the settings every embedding example takes, bound to config's fields (whose values are
+// the example's defaults): --loss, --mining, --margin, --softmax-scale, --dim, --P, --K, --lr, --schedule, --seed.
+void add_run_flags(examples::Flags& flags, RunConfig& config);
 
 // The mnist_classify CNN trunk ending in a dim-D L2-normalised embedding:
 //   [N, 1, 28, 28] -conv 3x3, ReLU, conv 3x3, ReLU, max-pool 2, flatten-> [N, 9216] -linear, ReLU-> [N, 128]

@@ -103,17 +103,19 @@ struct Args {
   std::int64_t height = 40, width = 33;
   std::optional<int> epochs;  // default: as many as make `steps` steps
   std::int64_t steps = 400;
-  std::string loss = "proxy-nca";
-  std::string mining = "batch_hard";
-  std::optional<double> margin;
-  std::optional<double> softmax_scale;  // proxy-nca's kappa; 2 for proxy-nca when absent
-  std::int64_t dim = 64;
-  std::int64_t p = 6, k = 10;
+  // --loss ... --seed (embed::add_run_flags). margin and softmax_scale: the loss's default when absent, except
+  // triplet's margin 0.5 and proxy-nca's kappa 2 (run()). epochs, out: per network (run()).
+  embed::RunConfig run{.loss = "proxy-nca",
+                       .mining = "batch_hard",
+                       .dim = 64,
+                       .p = 6,
+                       .k = 10,
+                       .lr = 1e-3,
+                       .schedule = "cosine",
+                       .seed = 1,
+                       .title = "Face verification"};
   double erase = 0.5;
   std::int64_t ensemble = 1;
-  double lr = 1e-3;
-  std::string schedule = "cosine";
-  std::uint64_t seed = 1;
   int threads = 2;
   std::string out = "face_verify_out";
   std::int64_t max_steps = -1;
@@ -158,8 +160,8 @@ std::pair<std::int64_t, std::int64_t> parse_size(const std::string& text) {
 void use_synthetic_recipe(Args& args) {
   args.height = 56, args.width = 46;
   args.steps = 360;
-  args.loss = "triplet";
-  args.p = 15, args.k = 4;
+  args.run.loss = "triplet";
+  args.run.p = 15, args.run.k = 4;
   args.erase = 0;
   args.ensemble = 1;
   args.channels = 32;
@@ -176,18 +178,9 @@ examples::Flags parse_into(Args& args, int argc, char** argv) {
                   [&](const std::string& v) { std::tie(args.height, args.width) = parse_size(v); })
       .add("--epochs", args.epochs, "N")
       .add("--steps", args.steps, "N")
-      .add("--ensemble", args.ensemble, "N")
-      .add("--loss", args.loss, "triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity")
-      .add("--mining", args.mining, "all|hard|semihard|easy|batch_hard|batch_semihard")
-      .add("--margin", args.margin, "M")
-      .add("--softmax-scale", args.softmax_scale, "KAPPA")
-      .add("--dim", args.dim, "D")
-      .add("--P", args.p, "P")
-      .add("--K", args.k, "K")
-      .add("--lr", args.lr, "LR")
-      .add("--schedule", args.schedule, "constant|cosine")
-      .add("--seed", args.seed, "S")
-      .add("--threads", args.threads, "T")
+      .add("--ensemble", args.ensemble, "N");
+  embed::add_run_flags(flags, args.run);
+  flags.add("--threads", args.threads, "T")
       .add("--out", args.out, "DIR")
       .add("--max-steps", args.max_steps, "N")
       .add("--check", args.check)
@@ -212,8 +205,8 @@ Args parse_args(int argc, char** argv) {
     use_synthetic_recipe(args);
     flags = parse_into(args, argc, argv);
   }
-  if ((args.epochs && *args.epochs < 1) || args.steps < 1 || args.ensemble < 1 || args.dim < 1 || args.p < 2 ||
-      args.k < 2 || args.threads < 1 || !(args.lr > 0) || args.channels < 1) {
+  if ((args.epochs && *args.epochs < 1) || args.steps < 1 || args.ensemble < 1 || args.run.dim < 1 || args.run.p < 2 ||
+      args.run.k < 2 || args.threads < 1 || !(args.run.lr > 0) || args.channels < 1) {
     flags.fail(
         "--epochs, --steps, --ensemble, --dim, --threads, --lr, --channels must be positive and --P, --K at least 2");
   }
@@ -400,7 +393,7 @@ Verification verify(const Tensor& embeddings, const Tensor& labels, std::uint64_
 int run(const Args& args) {
   const auto start = std::chrono::steady_clock::now();
   set_num_threads(args.threads);
-  manual_seed(args.seed);
+  manual_seed(args.run.seed);
   const Split split = load(args);
 
   // Normalise with the training images' mean and standard deviation (one value each: grey images).
@@ -426,13 +419,13 @@ int run(const Args& args) {
   }
 
   // Triplet: margin 0.5 unless --margin says otherwise (0.2, the loss's default, gave 1-2 points less on ORL).
-  std::optional<double> margin = args.margin;
-  if (!margin && args.loss == "triplet") margin = 0.5;
+  std::optional<double> margin = args.run.margin;
+  if (!margin && args.run.loss == "triplet") margin = 0.5;
   // Proxy-NCA: kappa 2 unless --softmax-scale says otherwise (1, the loss's default, did about a point worse on ORL).
-  std::optional<double> softmax_scale = args.softmax_scale;
-  if (!softmax_scale && args.loss == "proxy-nca") softmax_scale = 2.0;
+  std::optional<double> softmax_scale = args.run.softmax_scale;
+  if (!softmax_scale && args.run.loss == "proxy-nca") softmax_scale = 2.0;
   // The run's length: --epochs, or as many epochs as make --steps steps (the same training whatever the data size).
-  const std::int64_t batches_per_epoch = std::max<std::int64_t>(1, split.train->size() / (args.p * args.k));
+  const std::int64_t batches_per_epoch = std::max<std::int64_t>(1, split.train->size() / (args.run.p * args.run.k));
   const int epochs =
       args.epochs
           ? *args.epochs
@@ -443,20 +436,13 @@ int run(const Args& args) {
   // report and the training curves into --out; the others write their logs into --out/member2, member3, ...
   std::vector<std::unique_ptr<embed::Trainer>> members;
   for (std::int64_t m = 0; m < args.ensemble; ++m) {
-    embed::RunConfig config{.loss = args.loss,
-                            .mining = args.mining,
-                            .margin = margin,
-                            .dim = args.dim,
-                            .p = args.p,
-                            .k = args.k,
-                            .lr = args.lr,
-                            .epochs = epochs,
-                            .schedule = args.schedule,
-                            .softmax_scale = softmax_scale,
-                            .seed = args.seed + static_cast<std::uint64_t>(m),
-                            .out = m == 0 ? args.out : fmt::format("{}/member{}", args.out, m + 1),
-                            .title = "Face verification"};
-    std::shared_ptr<nn::Module> model = embed::make_face_embedder(args.dim, args.height, args.width, args.channels);
+    embed::RunConfig config = args.run;
+    config.margin = margin;
+    config.softmax_scale = softmax_scale;
+    config.epochs = epochs;
+    config.seed += static_cast<std::uint64_t>(m);
+    config.out = m == 0 ? args.out : fmt::format("{}/member{}", args.out, m + 1);
+    std::shared_ptr<nn::Module> model = embed::make_face_embedder(args.run.dim, args.height, args.width, args.channels);
     if (args.tta != "none") model = std::make_shared<TestTimeAugmented>(model, args.tta == "flip-shift");
     members.push_back(std::make_unique<embed::Trainer>(config, split.train, model, train_transform));
     members.back()->set_eval_transform(normalize);
@@ -466,15 +452,15 @@ int run(const Args& args) {
       "face_verify: %s; %lld parameters%s, Adam lr %g (%s), %d epochs of PK batches P=%lld K=%lld; %lld train / %lld "
       "test images\n",
       trainer.loss_description().c_str(), static_cast<long long>(trainer.num_parameters()),
-      args.ensemble > 1 ? fmt::format(" in each of {} networks", args.ensemble).c_str() : "", args.lr,
-      args.schedule.c_str(), epochs, static_cast<long long>(args.p), static_cast<long long>(args.k),
+      args.ensemble > 1 ? fmt::format(" in each of {} networks", args.ensemble).c_str() : "", args.run.lr,
+      args.run.schedule.c_str(), epochs, static_cast<long long>(args.run.p), static_cast<long long>(args.run.k),
       static_cast<long long>(split.train->size()), static_cast<long long>(split.test->size()));
 
   // The baseline to beat: the same metrics with the test images' pixels themselves (normalised) as embeddings.
   data::RandomEngine unused(0);  // the normalisation draws nothing
   const Tensor pixels_test = normalize->apply(split.test->images(), unused);
   const Tensor raw = pixels_test.reshape({pixels_test.size(0), -1});
-  const Verification raw_v = verify(raw, split.test->labels(), args.seed);
+  const Verification raw_v = verify(raw, split.test->labels(), args.run.seed);
   const double raw_rank1 =
       retrieval_metrics(raw, split.test->labels(), raw, split.test->labels(), {.query_in_reference = true})
           .precision_at_1;
@@ -486,7 +472,7 @@ int run(const Args& args) {
   for (std::size_t m = 0; m < members.size(); ++m) {
     if (members.size() > 1)
       std::printf("network %zu of %zu (seed %llu)\n", m + 1, members.size(),
-                  static_cast<unsigned long long>(args.seed + m));
+                  static_cast<unsigned long long>(args.run.seed + m));
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       if (!members[m]->train_epoch(epoch, args.max_steps)) break;
     }
@@ -502,7 +488,7 @@ int run(const Args& args) {
   // The ensemble's embedding: the members' unit vectors side by side, divided by sqrt(members) so that it is a unit
   // vector too; its squared distances are the mean of the members' squared distances.
   const Tensor e = cat(parts, 1) / std::sqrt(static_cast<double>(parts.size()));
-  const Verification v = verify(e, split.test->labels(), args.seed);
+  const Verification v = verify(e, split.test->labels(), args.run.seed);
   // Rank-1 identification: leave-one-out nearest neighbour among the test images.
   const embed::Retrieval r = trainer.record_retrieval(e, split.test->labels(), e, split.test->labels(), true);
   save_npy(args.out + "/test_embeddings.npy", e);
@@ -561,7 +547,8 @@ int run(const Args& args) {
        {"augmentation", args.augment ? fmt::format("flip, erasing (p = {:g}), affine", args.erase) : "none"},
        {"epochs", std::to_string(epochs)},
        {"test-time views", args.tta},
-       {"networks", fmt::format("{} (seeds {} to {})", args.ensemble, args.seed, args.seed + args.ensemble - 1)}});
+       {"networks",
+        fmt::format("{} (seeds {} to {})", args.ensemble, args.run.seed, args.run.seed + args.ensemble - 1)}});
   std::printf("wrote %s (open it in a browser)\n", report.c_str());
   const bool fell = std::all_of(members.begin(), members.end(), [](const auto& t) { return t->loss_fell(); });
   return args.check && !fell ? 1 : 0;

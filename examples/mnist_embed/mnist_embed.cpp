@@ -67,22 +67,20 @@ using examples::Progress;
 namespace {
 
 struct Args {
-  std::string loss = "triplet";
-  std::string mining = "batch_hard";
-  std::optional<double> margin;
-  std::optional<double> softmax_scale;  // proxy-nca's kappa
-  std::int64_t dim = 64;
-  int epochs = 1;
-  std::int64_t p = 32, k = 4;
-  double lr = 1e-3;
-  std::string schedule = "constant";
-  std::int64_t warmup = 0;
-  bool soft = false;
-  double proxy_lr_mult = 100;
+  // The run's settings (--loss ... --seed, --epochs, --warmup, --soft, --proxy-lr-mult, --out), with this example's
+  // defaults.
+  embed::RunConfig run{.loss = "triplet",
+                       .mining = "batch_hard",
+                       .dim = 64,
+                       .p = 32,
+                       .k = 4,
+                       .lr = 1e-3,
+                       .epochs = 1,
+                       .schedule = "constant",
+                       .out = "mnist_embed_out",
+                       .title = "MNIST embedding"};
   int threads = 2;
-  std::uint64_t seed = 1;
   std::optional<std::string> data;
-  std::string out = "mnist_embed_out";
   std::int64_t max_steps = -1;
   std::int64_t eval_limit = -1;
   bool check = false;
@@ -91,36 +89,29 @@ struct Args {
 Args parse_args(int argc, char** argv) {
   Args args;
   examples::Flags flags("mnist_embed", "learn a digit embedding on MNIST and evaluate it by retrieval");
-  flags.add("--loss", args.loss, "triplet|contrastive|quadruplet|proxy-nca|proxy-anchor|multi-similarity")
-      .add("--mining", args.mining, "all|hard|semihard|easy|batch_hard|batch_semihard")
-      .add("--margin", args.margin, "M")
-      .add("--softmax-scale", args.softmax_scale, "KAPPA")
-      .add("--dim", args.dim, "D")
-      .add("--epochs", args.epochs, "N")
-      .add("--P", args.p, "P")
-      .add("--K", args.k, "K")
-      .add("--lr", args.lr, "LR")
-      .add("--schedule", args.schedule, "constant|cosine")
-      .add("--warmup", args.warmup, "STEPS")
-      .add("--soft", args.soft)
-      .add("--proxy-lr-mult", args.proxy_lr_mult, "X")
+  embed::add_run_flags(flags, args.run);
+  flags.add("--epochs", args.run.epochs, "N")
+      .add("--warmup", args.run.warmup, "STEPS")
+      .add("--soft", args.run.soft)
+      .add("--proxy-lr-mult", args.run.proxy_lr_mult, "X")
       .add("--threads", args.threads, "T")
-      .add("--seed", args.seed, "S")
       .add("--data", args.data, "DIR")
-      .add("--out", args.out, "DIR")
+      .add("--out", args.run.out, "DIR")
       .add("--max-steps", args.max_steps, "N")
       .add("--eval-limit", args.eval_limit, "N")
       .add("--check", args.check);
   flags.parse(argc, argv);
-  if (args.epochs < 1 || args.dim < 1 || args.p < 2 || args.k < 2 || args.threads < 1 || !(args.lr > 0)) {
+  const embed::RunConfig& r = args.run;
+  if (r.epochs < 1 || r.dim < 1 || r.p < 2 || r.k < 2 || args.threads < 1 || !(r.lr > 0)) {
     flags.fail("--epochs, --dim, --threads, --lr must be positive and --P, --K at least 2");
   }
   return args;
 }
 
 int run(const Args& args) {
+  const embed::RunConfig& config = args.run;
   set_num_threads(args.threads);
-  manual_seed(args.seed);
+  manual_seed(config.seed);
 
   const std::string dir = data::mnist_dir(args.data);
   if (!data::mnist_available(dir)) {
@@ -135,27 +126,11 @@ int run(const Args& args) {
   auto test_set = std::make_shared<data::MNIST>(dir, /*train=*/false);
   const auto normalize = std::make_shared<data::Normalize>(std::vector{0.1307}, std::vector{0.3081});
 
-  embed::RunConfig config{.loss = args.loss,
-                          .mining = args.mining,
-                          .margin = args.margin,
-                          .dim = args.dim,
-                          .p = args.p,
-                          .k = args.k,
-                          .lr = args.lr,
-                          .epochs = args.epochs,
-                          .schedule = args.schedule,
-                          .warmup = args.warmup,
-                          .soft = args.soft,
-                          .softmax_scale = args.softmax_scale,
-                          .proxy_lr_mult = args.proxy_lr_mult,
-                          .seed = args.seed,
-                          .out = args.out,
-                          .title = "MNIST embedding"};
-  embed::Trainer trainer(config, train_set, embed::make_mnist_embedder(args.dim), normalize);
+  embed::Trainer trainer(config, train_set, embed::make_mnist_embedder(config.dim), normalize);
   std::printf("mnist_embed: %s; %lld parameters, Adam lr %g, PK batches P=%lld K=%lld; %lld train / %lld test images\n",
-              trainer.loss_description().c_str(), static_cast<long long>(trainer.num_parameters()), args.lr,
-              static_cast<long long>(args.p), static_cast<long long>(args.k), static_cast<long long>(train_set->size()),
-              static_cast<long long>(test_set->size()));
+              trainer.loss_description().c_str(), static_cast<long long>(trainer.num_parameters()), config.lr,
+              static_cast<long long>(config.p), static_cast<long long>(config.k),
+              static_cast<long long>(train_set->size()), static_cast<long long>(test_set->size()));
 
   // Queries: the test set; references: the training set (or their first --eval-limit images).
   auto limit = [&](const std::shared_ptr<data::MNIST>& set) -> std::shared_ptr<const data::Dataset> {
@@ -166,7 +141,7 @@ int run(const Args& args) {
   const auto queries = limit(test_set), references = limit(train_set);
 
   trainer.snapshot_distances("before", *queries);
-  for (int epoch = 1; epoch <= args.epochs; ++epoch) {
+  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const bool more = trainer.train_epoch(epoch, args.max_steps);
     const embed::Retrieval r = trainer.evaluate_retrieval(*queries, *references, /*query_in_reference=*/false);
     std::printf("epoch %d: %.1f s, %.0f img/s, Precision@1 %.2f%%, R-Precision %.4f, MAP@R %.4f\n", epoch,
