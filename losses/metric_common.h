@@ -87,9 +87,10 @@ Tensor distance_matrix(const Tensor& e, Distance distance);
 Tensor distance_matrix_backward(const Tensor& e, const Tensor& d, const Tensor& g, Distance distance);
 
 // The backward node shared by the losses whose forward saves e, D and G = dL/dD for an upstream gradient of 1
-// (contrastive, multi-similarity): dL/de = grad * distance_matrix_backward(e, D, G) -- linear in G, so the [B, D]
-// result is scaled rather than the [B, B] G. Build it with autograd::make_node<DistanceMatrixLossBackward>({&e}),
-// set `label` and `distance`, and save e, D and G into the three slots.
+// (contrastive, multi-similarity, quadruplet): dL/de = grad * distance_matrix_backward(e, D, G) -- linear in G, so the
+// [B, D] result is scaled rather than the [B, B] G. Build it with
+// autograd::make_node<DistanceMatrixLossBackward>({&e}), set `label` and `distance`, and save e, D and G into the three
+// slots.
 struct DistanceMatrixLossBackward final : autograd::Node {
   std::string label;  // the node's name, e.g. "ContrastiveLossBackward"
   Distance distance = Distance::Euclidean;
