@@ -39,6 +39,7 @@
 #include "trident/losses/proxy.h"
 #include "trident/losses/quadruplet.h"
 #include "trident/losses/triplet.h"
+#include "trident/losses/uniformity.h"
 #include "trident/metrics/knn.h"
 #include "trident/metrics/retrieval.h"
 #include "trident/metrics/verification.h"

@@ -4,7 +4,7 @@ plain PyTorch, to compare accuracy and time with trident on the same 2 cores.
 Run with /usr/bin/python3 (PyTorch 1.13; pytorch-metric-learning is not packaged for Debian, so its batch-hard triplet
 and trident's Proxy-NCA are written out here as those libraries compute them). Two recipes: the defaults are
 face_verify's recipe for photo folders (--data); the old one (in brackets below) is reachable with
-  --loss triplet --height 56 --width 46 --channels 32 --p 15 --k 4 --epochs 30 --erase 0 --tta none
+  --loss triplet --height 56 --width 46 --channels 32 --p 15 --k 4 --epochs 30 --erase 0 --tta none --uniformity 0
   - data: a folder of identities (ORL: att_faces/s1..s40, 10 PGM images of 112 x 92 each), subfolders and files in
     natural order; images resized to --height x --width, 40 x 33 [56 x 46], by area averaging
     (F.adaptive_avg_pool2d; ORL at 56 x 46: exactly the mean of each 2 x 2 block; for non-integer ratios such as
@@ -24,6 +24,8 @@ face_verify's recipe for photo folders (--data); the old one (in brackets below)
         -log softmax_c(-kappa d_ic)[y_i], kappa = --softmax-scale 2; the proxies learn at 100 x the network's rate
       triplet: batch-hard triplet (BatchHardMiner + TripletMarginLoss(--margin 0.5), averaged over the non-zero
         triplets)
+    plus --uniformity 0.5 [0] times trident's uniformity_loss (losses/uniformity.h): the log of the mean of
+    exp(-2 ||e_i - e_j||^2) over the batch's pairs of different identities
   - optimiser: Adam lr 1e-3, learning rate decayed to 0 by half a cosine over the run (per step); 2 threads; the run
     lasts --steps 400 steps (ceil(steps / batches per epoch) epochs: ORL 80), or --epochs N [30]
   - test-time augmentation (--tta): flip-shift [none]: in evaluation the embedding of an image is the L2-normalised
@@ -35,14 +37,14 @@ face_verify's recipe for photo folders (--data); the old one (in brackets below)
     ties), for the first draw of the different pairs (the protocol's figure) and the mean, lowest and highest over 20
     draws; ROC AUC, TAR at FAR 1e-2 and 1e-3 and EER over all pairs; rank-1 identification (leave-one-out 1-NN)
 Prints: torch_face_verify steps=... train_seconds=... accuracy=... accuracy_std=... accuracy_draws_mean=...
-        accuracy_draws_min=... accuracy_draws_max=... auc=... tar_far_1e-2=...
-        tar_far_1e-3=... eer=... rank1=... loss=... size=HxW channels=... p=... k=... epochs=... erase=... tta=...
+        accuracy_draws_min=... accuracy_draws_max=... auc=... tar_far_1e-2=... tar_far_1e-3=... eer=... rank1=...
+        loss=... uniformity=... size=HxW channels=... p=... k=... epochs=... erase=... tta=...
 
 Usage: /usr/bin/python3 bench/torch_face_verify.py --data DIR [--height 40] [--width 33] [--channels 48] [--p 6]
                                                    [--k 10] [--steps 400] [--epochs N] [--loss proxy-nca|triplet]
-                                                   [--softmax-scale 2] [--margin 0.5] [--erase 0.5]
-                                                   [--tta none|flip|flip-shift] [--dim 64] [--lr 1e-3] [--threads 2]
-                                                   [--seed 1] [--no-augment]
+                                                   [--softmax-scale 2] [--margin 0.5] [--uniformity 0.5]
+                                                   [--erase 0.5] [--tta none|flip|flip-shift] [--dim 64] [--lr 1e-3]
+                                                   [--threads 2] [--seed 1] [--no-augment]
 """
 import argparse
 import functools
@@ -123,6 +125,13 @@ def proxy_nca_loss(embeddings, labels, proxies, kappa):
     """trident's ProxyNCALoss (positive in the denominator): -log softmax_c(-kappa ||x_i - P_c||^2)[y_i], averaged."""
     d = (embeddings[:, None] - F.normalize(proxies, dim=1)[None]).pow(2).sum(2)
     return F.cross_entropy(-kappa * d, labels)
+
+
+def uniformity_loss(embeddings, labels, t=2.0):
+    """trident's uniformity_loss: log mean_{i<j, y_i != y_j} exp(-t ||e_i - e_j||^2)."""
+    d2 = (embeddings[:, None] - embeddings[None]).pow(2).sum(2)
+    mask = torch.triu(labels[:, None] != labels[None], diagonal=1)
+    return torch.logsumexp(-t * d2[mask], 0) - math.log(int(mask.sum()))
 
 
 def random_erase(x, p, generator):
@@ -233,6 +242,7 @@ def main():
     parser.add_argument("--loss", choices=("proxy-nca", "triplet"), default="proxy-nca")
     parser.add_argument("--softmax-scale", type=float, default=2.0, help="proxy-nca's kappa")
     parser.add_argument("--margin", type=float, default=0.5, help="triplet's margin")
+    parser.add_argument("--uniformity", type=float, default=0.5, help="weight of the uniformity regulariser")
     parser.add_argument("--erase", type=float, default=0.5)
     parser.add_argument("--tta", choices=("none", "flip", "flip-shift"), default="flip-shift")
     parser.add_argument("--dim", type=int, default=64)
@@ -273,7 +283,10 @@ def main():
         for idx in pk_batches(y, args.p, args.k, per_epoch, generator):
             batch = x[idx] * std + mean  # augment the [0, 1] images (zero fill = black), then normalise
             batch = batch if args.no_augment else augment(batch, args.erase, generator)
-            loss = criterion(model((batch - mean) / std), y[idx])
+            embeddings = model((batch - mean) / std)
+            loss = criterion(embeddings, y[idx])
+            if args.uniformity > 0:
+                loss = loss + args.uniformity * uniformity_loss(embeddings, y[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -305,7 +318,8 @@ def main():
           f"accuracy_std={acc_std:.4f} accuracy_draws_mean={np.mean(draw_means):.4f} "
           f"accuracy_draws_min={min(draw_means):.4f} accuracy_draws_max={max(draw_means):.4f} auc={auc:.4f} "
           f"tar_far_1e-2={tar[1e-2]:.4f} tar_far_1e-3={tar[1e-3]:.4f} "
-          f"eer={eer(fpr, tpr):.4f} rank1={rank1:.4f} loss={args.loss} {loss_setting} size={args.height}x{args.width} "
+          f"eer={eer(fpr, tpr):.4f} rank1={rank1:.4f} loss={args.loss} {loss_setting} uniformity={args.uniformity:g} "
+          f"size={args.height}x{args.width} "
           f"channels={args.channels} p={args.p} k={args.k} epochs={epochs} erase={args.erase:g} tta={args.tta}")
 
 

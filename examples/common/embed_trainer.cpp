@@ -19,6 +19,7 @@ void add_run_flags(examples::Flags& flags, RunConfig& config) {
       .add("--mining", config.mining, "all|hard|semihard|easy|batch_hard|batch_semihard")
       .add("--margin", config.margin, "M")
       .add("--softmax-scale", config.softmax_scale, "KAPPA")
+      .add("--uniformity", config.uniformity, "W")
       .add("--dim", config.dim, "D")
       .add("--P", config.p, "P")
       .add("--K", config.k, "K")
@@ -100,6 +101,8 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
         static_cast<long long>(k_), static_cast<long long>(p_ * k_));
   }
   loss_ = make_loss(config_, classes.empty() ? 0 : classes.back() + 1);
+  TRIDENT_CHECK(config_.uniformity >= 0 && std::isfinite(config_.uniformity),
+                "--uniformity: expected a weight >= 0, got {}", config_.uniformity);
 
   optimizer_ = std::make_unique<optim::Adam>(model_->parameters(), optim::AdamOptions{.lr = config_.lr});
   if (!loss_.parameters.empty()) {
@@ -140,7 +143,10 @@ bool Trainer::train_epoch(int epoch, std::int64_t max_steps) {
   for (auto& batch : *loader_) {
     if (done >= total) break;
     const Tensor embeddings = (*model_)(batch.data);
-    const Tensor loss = loss_.forward(embeddings, batch.labels);
+    Tensor loss = loss_.forward(embeddings, batch.labels);
+    if (config_.uniformity > 0) {
+      loss = loss + uniformity_loss(embeddings, batch.labels, {.t = config_.uniformity_t}) * config_.uniformity;
+    }
     optimizer_->zero_grad();
     loss.backward();
     optimizer_->step();
@@ -330,7 +336,9 @@ std::string Trainer::write_report(const std::vector<std::pair<std::string, std::
 
   viz::Report report(config_.title);
   std::vector<std::pair<std::string, std::string>> all_settings{
-      {"loss", loss_.description},
+      {"loss", config_.uniformity > 0 ? fmt::format("{} + {:g} x uniformity (t = {:g})", loss_.description,
+                                                    config_.uniformity, config_.uniformity_t)
+                                      : loss_.description},
       {"embedding dim", std::to_string(config_.dim)},
       {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
       {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},

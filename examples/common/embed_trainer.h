@@ -43,6 +43,9 @@ struct RunConfig {
   bool soft = false;                  // triplet: soft margin log(1 + exp(.)) instead of the hinge
   std::optional<double> softmax_scale = std::nullopt;  // proxy-nca's kappa (the loss's own default, 1, when absent)
   double proxy_lr_mult = 100;  // proxies learn this many times faster (Proxy-Anchor's official setting)
+  // Weight of the uniformity regulariser added to the loss (losses/uniformity.h; 0: none) and its kernel's t.
+  double uniformity = 0;
+  double uniformity_t = 2;
   std::uint64_t seed = 1;
   std::string out = "out";
   std::string title = "embedding";
@@ -55,7 +58,8 @@ struct RunConfig {
 LossHandle make_loss(const RunConfig& config, std::int64_t num_classes);
 
 // The command-line flags of the settings every embedding example takes, bound to config's fields (whose values are
-// the example's defaults): --loss, --mining, --margin, --softmax-scale, --dim, --P, --K, --lr, --schedule, --seed.
+// the example's defaults): --loss, --mining, --margin, --softmax-scale, --uniformity, --dim, --P, --K, --lr,
+// --schedule, --seed.
 void add_run_flags(examples::Flags& flags, RunConfig& config);
 
 // The mnist_classify CNN trunk ending in a dim-D L2-normalised embedding:

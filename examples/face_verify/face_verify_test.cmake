@@ -65,14 +65,25 @@ endfunction()
 
 if(MODE STREQUAL "smoke")
   run_face_verify(--synthetic-identities 8 --synthetic-images 6 --image-size 32x28 --P 4 --K 3 --dim 16
-                  --channels 8 --epochs 10 --max-steps 30 --lr 3e-3 --ensemble 2 --out ${WORK}/out --check)
+                  --channels 8 --epochs 10 --max-steps 30 --lr 3e-3 --ensemble 2 --uniformity 0.5 --out ${WORK}/out
+                  --check)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "face_verify exited with ${rc}")
   endif()
   check_outputs(${WORK}/out)
+  # The regulariser is part of the loss the report names.
+  file(READ ${WORK}/out/report.html html)
+  if(NOT html MATCHES "0\\.5 x uniformity")
+    message(FATAL_ERROR "report.html does not name the uniformity regulariser")
+  endif()
   # The second network of the ensemble keeps its own training log.
   if(NOT EXISTS ${WORK}/out/member2/train_log.csv OR NOT output MATCHES "network 2 alone: rank-1")
     message(FATAL_ERROR "face_verify --ensemble 2 did not train and report a second network")
+  endif()
+  run_face_verify(--synthetic-identities 8 --synthetic-images 6 --image-size 32x28 --P 4 --K 3 --max-steps 1
+                  --uniformity -1 --out ${WORK}/bad)
+  if(rc EQUAL 0 OR NOT output MATCHES "--uniformity: expected a weight >= 0, got -1")
+    message(FATAL_ERROR "face_verify --uniformity -1: expected a clear error, got rc ${rc}")
   endif()
 elseif(MODE STREQUAL "orl")
   set(candidates ${ORL_DIR} $ENV{TRIDENT_DATA}/att_faces ${SOURCE_DIR}/../shared/data/att_faces

@@ -36,8 +36,9 @@
 // 2-D: PCA, or the embedding itself with --dim 2), and report.html showing all of them with the metrics.
 //
 // Usage: mnist_embed [--loss NAME] [--mining all|hard|semihard|easy|batch_hard|batch_semihard] [--margin M]
-//                    [--dim D] [--epochs N] [--P P] [--K K] [--lr LR] [--proxy-lr-mult X] [--threads T] [--seed S]
-//                    [--data DIR] [--out DIR] [--max-steps N] [--eval-limit N] [--check]
+//                    [--uniformity W] [--dim D] [--epochs N] [--P P] [--K K] [--lr LR] [--proxy-lr-mult X]
+//                    [--threads T] [--seed S] [--data DIR] [--out DIR] [--max-steps N] [--eval-limit N] [--check]
+//   --uniformity W    add W times the uniformity regulariser (losses/uniformity.h) to the loss (default 0: none)
 //   --data DIR        any folder with MNIST-format IDX files (default: $TRIDENT_DATA/mnist or ~/.cache/trident/mnist)
 //   --max-steps N     stop after N training steps in all (smoke tests)
 //   --eval-limit N    evaluate on the first N test queries and N training references (default: all)
