@@ -20,6 +20,7 @@ void add_run_flags(examples::Flags& flags, RunConfig& config) {
       .add("--margin", config.margin, "M")
       .add("--softmax-scale", config.softmax_scale, "KAPPA")
       .add("--uniformity", config.uniformity, "W")
+      .add("--uniformity-t", config.uniformity_t, "T")
       .add("--dim", config.dim, "D")
       .add("--P", config.p, "P")
       .add("--K", config.k, "K")
@@ -103,6 +104,8 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<const data::Dataset> train_se
   loss_ = make_loss(config_, classes.empty() ? 0 : classes.back() + 1);
   TRIDENT_CHECK(config_.uniformity >= 0 && std::isfinite(config_.uniformity),
                 "--uniformity: expected a weight >= 0, got {}", config_.uniformity);
+  TRIDENT_CHECK(config_.uniformity_t > 0 && std::isfinite(config_.uniformity_t),
+                "--uniformity-t: expected a positive number, got {}", config_.uniformity_t);
 
   optimizer_ = std::make_unique<optim::Adam>(model_->parameters(), optim::AdamOptions{.lr = config_.lr});
   if (!loss_.parameters.empty()) {
