@@ -67,10 +67,10 @@
 //
 // Usage: face_verify [--data DIR] [--train-ids A-B] [--test-ids A-B] [--image-size HxW] [--epochs N] [--steps N]
 //                    [--ensemble N] [--loss NAME] [--mining M] [--margin M] [--softmax-scale KAPPA] [--uniformity W]
-//                    [--dim D] [--P P] [--K K] [--lr LR] [--schedule constant|cosine] [--seed S] [--threads T]
-//                    [--out DIR] [--max-steps N] [--check] [--synthetic-identities N] [--synthetic-images N]
-//                    [--nuisance X] [--no-augment] [--erase P] [--channels C] [--tta none|flip|flip-shift]
-//                    [--standardize]
+//                    [--uniformity-t T] [--dim D] [--P P] [--K K] [--lr LR] [--schedule constant|cosine] [--seed S]
+//                    [--threads T] [--out DIR] [--max-steps N] [--check] [--synthetic-identities N]
+//                    [--synthetic-images N] [--nuisance X] [--no-augment] [--erase P] [--channels C]
+//                    [--tta none|flip|flip-shift] [--standardize]
 //   (--help prints the flags with their value names; defaults: the recipe above.)
 //   --train-ids, --test-ids  identities by position (1-based, inclusive) in natural order of the subfolders (or the
 //                   synthetic identity numbers); default: the first 3/4 to train, the rest to test

@@ -85,6 +85,11 @@ if(MODE STREQUAL "smoke")
   if(rc EQUAL 0 OR NOT output MATCHES "--uniformity: expected a weight >= 0, got -1")
     message(FATAL_ERROR "face_verify --uniformity -1: expected a clear error, got rc ${rc}")
   endif()
+  run_face_verify(--synthetic-identities 8 --synthetic-images 6 --image-size 32x28 --P 4 --K 3 --max-steps 1
+                  --uniformity-t 0 --out ${WORK}/bad)
+  if(rc EQUAL 0 OR NOT output MATCHES "--uniformity-t: expected a positive number, got 0")
+    message(FATAL_ERROR "face_verify --uniformity-t 0: expected a clear error, got rc ${rc}")
+  endif()
 elseif(MODE STREQUAL "orl")
   set(candidates ${ORL_DIR} $ENV{TRIDENT_DATA}/att_faces ${SOURCE_DIR}/../shared/data/att_faces
       ${SOURCE_DIR}/../../shared/data/att_faces)

@@ -38,7 +38,8 @@
 // Usage: mnist_embed [--loss NAME] [--mining all|hard|semihard|easy|batch_hard|batch_semihard] [--margin M]
 //                    [--uniformity W] [--dim D] [--epochs N] [--P P] [--K K] [--lr LR] [--proxy-lr-mult X]
 //                    [--threads T] [--seed S] [--data DIR] [--out DIR] [--max-steps N] [--eval-limit N] [--check]
-//   --uniformity W    add W times the uniformity regulariser (losses/uniformity.h) to the loss (default 0: none)
+//   --uniformity W    add W times the uniformity regulariser (losses/uniformity.h) to the loss (default 0: none);
+//                     --uniformity-t T sets its kernel's t (default 2)
 //   --data DIR        any folder with MNIST-format IDX files (default: $TRIDENT_DATA/mnist or ~/.cache/trident/mnist)
 //   --max-steps N     stop after N training steps in all (smoke tests)
 //   --eval-limit N    evaluate on the first N test queries and N training references (default: all)
