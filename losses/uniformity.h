@@ -3,6 +3,7 @@
 // metric losses: losses/metric_common.h.
 //   embeddings: [B, D] float32/float64 (CPU), labels: [B] int64 -> [] (the embeddings' dtype)
 //
+//   ProxyNCALoss proxy_nca(num_classes, dim);
 //   Tensor l = proxy_nca(embeddings, labels) + 0.5 * uniformity_loss(embeddings, labels);
 //   l.backward();
 #pragma once

@@ -1,10 +1,12 @@
 // losses/uniformity: uniformity_loss against the formula of Note [Uniformity over different-label pairs] by plain
 // loops (value and gradient), gradchecks, the one-class case and input errors.
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "gradcheck.h"
 #include "metric_testing.h"
+#include "trident/losses/proxy.h"
 #include "trident/losses/uniformity.h"
 
 using namespace trident;
@@ -115,4 +117,22 @@ TEST(UniformityLoss, BadInputsAreClearErrors) {
   EXPECT_THROW_MSG(uniformity_loss(bad, y), "uniformity_loss: embeddings contain NaN or infinity");
   EXPECT_THROW_MSG(uniformity_loss(x, y, {.t = 0.0}), "uniformity_loss: t must be a positive finite number, got 0");
   EXPECT_THROW_MSG(uniformity_loss(x, y, {.t = INFINITY}), "uniformity_loss: t must be a positive finite number");
+}
+
+TEST(UniformityLoss, AddsToAProxyLossAsItsHeaderShows) {
+  // The usage line of uniformity.h: a regulariser next to a metric loss, one backward through both, whose gradient
+  // is the sum of the two losses' own gradients.
+  ProxyNCALoss proxy_nca(3, 4);
+  const Tensor x0 = random_tensor({6, 4}, 31, 0.0, 0.0, kFloat32);
+  const Tensor y = labels_of({0, 0, 1, 1, 2, 2});
+  auto grad_of = [&](const std::function<Tensor(const Tensor&)>& f) {
+    const Tensor x = x0.clone().set_requires_grad(true);
+    f(x).backward();
+    return x.grad();
+  };
+  const Tensor both = grad_of([&](const Tensor& x) { return proxy_nca(x, y) + 0.5 * uniformity_loss(x, y); });
+  const Tensor proxy = grad_of([&](const Tensor& x) { return proxy_nca(x, y); });
+  const Tensor unif = grad_of([&](const Tensor& x) { return uniformity_loss(x, y); });
+  EXPECT_TRUE(all_close(both, proxy + 0.5 * unif, 1e-6, 1e-5));
+  EXPECT_GT(sum(unif * unif).item<double>(), 0.0);
 }

@@ -58,8 +58,8 @@ struct RunConfig {
 LossHandle make_loss(const RunConfig& config, std::int64_t num_classes);
 
 // The command-line flags of the settings every embedding example takes, bound to config's fields (whose values are
-// the example's defaults): --loss, --mining, --margin, --softmax-scale, --uniformity, --dim, --P, --K, --lr,
-// --schedule, --seed.
+// the example's defaults): --loss, --mining, --margin, --softmax-scale, --uniformity, --uniformity-t, --dim, --P,
+// --K, --lr, --schedule, --seed.
 void add_run_flags(examples::Flags& flags, RunConfig& config);
 
 // The mnist_classify CNN trunk ending in a dim-D L2-normalised embedding:
