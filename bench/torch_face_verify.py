@@ -27,7 +27,7 @@ face_verify's recipe for photo folders (--data); the old one (in brackets below)
     plus --uniformity 0.5 [0] times trident's uniformity_loss (losses/uniformity.h): the log of the mean of
     exp(-2 ||e_i - e_j||^2) over the batch's pairs of different identities
   - optimiser: Adam lr 1e-3, learning rate decayed to 0 by half a cosine over the run (per step); 2 threads; the run
-    lasts --steps 400 steps (ceil(steps / batches per epoch) epochs: ORL 80), or --epochs N [30]
+    lasts --steps 600 steps (ceil(steps / batches per epoch) epochs: ORL 120), or --epochs N [30]
   - test-time augmentation (--tta): flip-shift [none]: in evaluation the embedding of an image is the L2-normalised
     sum of the embeddings of several views of the normalised image: "flip" the image and its mirror image,
     "flip-shift" those two and, for each one-pixel shift right, left, down and up (zero fill), the shifted image and
@@ -41,7 +41,7 @@ Prints: torch_face_verify steps=... train_seconds=... accuracy=... accuracy_std=
         loss=... uniformity=... size=HxW channels=... p=... k=... epochs=... erase=... tta=...
 
 Usage: /usr/bin/python3 bench/torch_face_verify.py --data DIR [--height 40] [--width 33] [--channels 48] [--p 6]
-                                                   [--k 10] [--steps 400] [--epochs N] [--loss proxy-nca|triplet]
+                                                   [--k 10] [--steps 600] [--epochs N] [--loss proxy-nca|triplet]
                                                    [--softmax-scale 2] [--margin 0.5] [--uniformity 0.5]
                                                    [--erase 0.5] [--tta none|flip|flip-shift] [--dim 64] [--lr 1e-3]
                                                    [--threads 2] [--seed 1] [--no-augment]
@@ -235,7 +235,7 @@ def main():
     parser.add_argument("--height", type=int, default=40)
     parser.add_argument("--width", type=int, default=33)
     parser.add_argument("--channels", type=int, default=48)
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--epochs", type=int, help="the run's length in epochs instead of --steps")
     parser.add_argument("--p", type=int, default=6)
     parser.add_argument("--k", type=int, default=10)
