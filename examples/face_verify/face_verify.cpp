@@ -342,7 +342,7 @@ struct Verification {
 // 20), and a recipe chosen by that figure is also chosen for the luck. The mean over kAccuracyDraws draws estimates the
 // same quantity without it: compare recipes with that. The ROC numbers (AUC, TAR, EER) use every pair and draw nothing.
 // The seed matters more than the draw: it picks the initial weights, the batches and the augmentation, and one
-// network's accuracy over draws ranges over about 2 points from seed to seed on ORL (92.8-95.0% for seeds 1-10; with
+// network's accuracy over draws ranges over 1.5-2 points from seed to seed on ORL (93.3-94.6% for seeds 1-10; with
 // the recipe before --uniformity, seeds 1-5 averaged 94.3% and seeds 6-10 93.3%), so a difference between two recipes
 // means little below ten seeds. A change that draws no random numbers (a loss term, a test-time rule) leaves every
 // seed's weights, batches and augmentation as they were, and its paired differences, seed by seed, are far less noisy
