@@ -167,6 +167,11 @@ bool Trainer::train_epoch(int epoch, std::int64_t max_steps) {
   return max_steps < 0 || steps_ < max_steps;
 }
 
+std::string Trainer::loss_description() const {
+  if (config_.uniformity <= 0) return loss_.description;
+  return fmt::format("{} + {:g} x uniformity (t = {:g})", loss_.description, config_.uniformity, config_.uniformity_t);
+}
+
 bool Trainer::loss_fell() const {
   const std::size_t k = std::min<std::size_t>(5, log_.size() / 2);
   if (k == 0) return false;
@@ -339,9 +344,7 @@ std::string Trainer::write_report(const std::vector<std::pair<std::string, std::
 
   viz::Report report(config_.title);
   std::vector<std::pair<std::string, std::string>> all_settings{
-      {"loss", config_.uniformity > 0 ? fmt::format("{} + {:g} x uniformity (t = {:g})", loss_.description,
-                                                    config_.uniformity, config_.uniformity_t)
-                                      : loss_.description},
+      {"loss", loss_description()},
       {"embedding dim", std::to_string(config_.dim)},
       {"batches", fmt::format("P = {} classes x K = {}", p_, k_)},
       {"optimizer", fmt::format("Adam, lr {:g}", config_.lr)},

@@ -128,7 +128,8 @@ class Trainer {
   // the report (the command line's options).
   std::string write_report(const std::vector<std::pair<std::string, std::string>>& settings = {});
 
-  const std::string& loss_description() const { return loss_.description; }
+  // The objective being trained: the loss's description, plus the uniformity term when --uniformity is on.
+  std::string loss_description() const;
   std::int64_t num_parameters() const { return model_->num_parameters(); }
   trident::nn::Module& model() { return *model_; }
   std::int64_t steps() const { return steps_; }

@@ -13,6 +13,15 @@ function(run_face_verify)
   set(output "${out}" PARENT_SCOPE)
 endfunction()
 
+# A one-step run on tiny synthetic faces with the given extra arguments must fail with an error matching `pattern`.
+function(expect_rejected pattern)
+  run_face_verify(--synthetic-identities 8 --synthetic-images 6 --image-size 32x28 --P 4 --K 3 --max-steps 1 ${ARGN}
+                  --out ${WORK}/bad)
+  if(rc EQUAL 0 OR NOT output MATCHES "${pattern}")
+    message(FATAL_ERROR "face_verify ${ARGN}: expected an error matching '${pattern}', got rc ${rc}")
+  endif()
+endfunction()
+
 # Every file exists; every CSV has a header and rows with as many cells as the header.
 function(check_outputs dir)
   foreach(f report.html roc.svg loss.svg active.svg distances.svg embedding.svg train_log.csv epochs.csv
@@ -80,16 +89,8 @@ if(MODE STREQUAL "smoke")
   if(NOT EXISTS ${WORK}/out/member2/train_log.csv OR NOT output MATCHES "network 2 alone: rank-1")
     message(FATAL_ERROR "face_verify --ensemble 2 did not train and report a second network")
   endif()
-  run_face_verify(--synthetic-identities 8 --synthetic-images 6 --image-size 32x28 --P 4 --K 3 --max-steps 1
-                  --uniformity -1 --out ${WORK}/bad)
-  if(rc EQUAL 0 OR NOT output MATCHES "--uniformity: expected a weight >= 0, got -1")
-    message(FATAL_ERROR "face_verify --uniformity -1: expected a clear error, got rc ${rc}")
-  endif()
-  run_face_verify(--synthetic-identities 8 --synthetic-images 6 --image-size 32x28 --P 4 --K 3 --max-steps 1
-                  --uniformity-t 0 --out ${WORK}/bad)
-  if(rc EQUAL 0 OR NOT output MATCHES "--uniformity-t: expected a positive number, got 0")
-    message(FATAL_ERROR "face_verify --uniformity-t 0: expected a clear error, got rc ${rc}")
-  endif()
+  expect_rejected("--uniformity: expected a weight >= 0, got -1" --uniformity -1)
+  expect_rejected("--uniformity-t: expected a positive number, got 0" --uniformity-t 0)
 elseif(MODE STREQUAL "orl")
   set(candidates ${ORL_DIR} $ENV{TRIDENT_DATA}/att_faces ${SOURCE_DIR}/../shared/data/att_faces
       ${SOURCE_DIR}/../../shared/data/att_faces)
