@@ -1,6 +1,8 @@
 // Shared pieces of the metric-learning losses. Contracts: losses/metric_common.h.
 #include "trident/losses/metric_common.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -121,16 +123,20 @@ inline T pair_weight(T gij, T dij) {
 }
 
 // w <- the weights of G row by row (contiguous, so the loop vectorises, divisions included), with the row sums
-// w 1 and the column sums w^T 1 (float64; per-thread column buffers, added at the end). Note [Dense distance-matrix
-// backward] says why W + W^T is never formed.
+// w 1 and the column sums w^T 1 (float64; per-thread column buffers, added at the end in thread order, so that the
+// bits do not change from run to run at a given thread count). Note [Dense distance-matrix backward] says why
+// W + W^T is never formed.
 template <typename T, Distance kDist>
 void weights_and_sums(T* w, const T* g, const T* d, std::int64_t b, std::vector<double>& row_sum,
                       std::vector<double>& col_sum) {
   row_sum.assign(static_cast<std::size_t>(b), 0.0);
   col_sum.assign(static_cast<std::size_t>(b), 0.0);
-#pragma omp parallel if (b * b >= 65536)
+  const bool parallel = b * b >= 65536;
+  std::vector<std::vector<double>> thread_cols(static_cast<std::size_t>(parallel ? omp_get_max_threads() : 1));
+#pragma omp parallel if (parallel)
   {
-    std::vector<double> cols(static_cast<std::size_t>(b), 0.0);
+    std::vector<double>& cols = thread_cols[static_cast<std::size_t>(omp_get_thread_num())];
+    cols.assign(static_cast<std::size_t>(b), 0.0);
 #pragma omp for schedule(static)
     for (std::int64_t i = 0; i < b; ++i) {
       const T* gi = g + i * b;
@@ -148,7 +154,9 @@ void weights_and_sums(T* w, const T* g, const T* d, std::int64_t b, std::vector<
       }
       row_sum[static_cast<std::size_t>(i)] = r;
     }
-#pragma omp critical
+  }
+  for (const std::vector<double>& cols : thread_cols) {
+    if (cols.empty()) continue;  // a thread the runtime did not start
     for (std::int64_t j = 0; j < b; ++j) col_sum[static_cast<std::size_t>(j)] += cols[static_cast<std::size_t>(j)];
   }
 }

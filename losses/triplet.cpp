@@ -248,6 +248,8 @@ struct TripletKernel {
     if (!pick_pn) {
       row[n] -= g;
     } else {
+      // Anchors on several threads can reach the same (p, n): an atomic add, whose order (and so the last bit of
+      // the swap gradient) can change from run to run. Only the swap option takes this path.
       T& slot = swap_grad[p * b + n];
 #pragma omp atomic
       slot -= static_cast<T>(g);
@@ -282,9 +284,12 @@ void run_anchors(TripletKernel<T>& K, typename TripletKernel<T>::Totals& totals,
   const bool window = groups == nullptr && !K.opt.soft && !K.opt.swap &&
                       (mining == TripletMining::All || mining == TripletMining::Hard ||
                        mining == TripletMining::SemiHard || mining == TripletMining::Easy);
-  double loss = 0.0;
+  // Each anchor's loss is kept and the anchors are added in order afterwards, so that the value has the same bits
+  // whatever the thread count and the dynamic schedule (an OpenMP reduction would add the threads' partial sums in
+  // an order that changes from run to run). The counts are integers: their reduction is exact.
+  std::vector<double> anchor_loss(static_cast<std::size_t>(b), 0.0);
   std::int64_t mined = 0, active = 0;
-#pragma omp parallel reduction(+ : loss, mined, active) if (b >= 128)
+#pragma omp parallel reduction(+ : mined, active) if (b >= 128)
   {
     std::vector<std::pair<double, std::int64_t>> pos;
     std::vector<double> ds, prefix, row;
@@ -352,11 +357,13 @@ void run_anchors(TripletKernel<T>& K, typename TripletKernel<T>::Totals& totals,
         }
         K.store_row(a, row);
       }
-      loss += t.loss;
+      anchor_loss[static_cast<std::size_t>(a)] = t.loss;
       mined += t.mined;
       active += t.active;
     }
   }
+  double loss = 0.0;
+  for (const double l : anchor_loss) loss += l;
   totals.loss = loss;
   totals.mined = mined;
   totals.active = active;

@@ -1,9 +1,13 @@
-// Helpers shared by the metric-learning loss and metric tests: label tensors, random labels, and the sorted distances
-// of a batch (for options scaled to the batch, e.g. margins at quantiles of its distances).
+// Helpers shared by the metric-learning loss and metric tests: label tensors, random labels, the sorted distances of a
+// batch (for options scaled to the batch, e.g. margins at quantiles of its distances), and the check that a loss gives
+// the same bits on one thread and on two.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -35,6 +39,31 @@ inline std::vector<double> sorted_distances(const Tensor& x, const DistanceOptio
       if (i != j) out.push_back(v[static_cast<std::size_t>(i * b + j)]);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// Evaluates loss(x) and dloss/dx with 1 thread and then with 2, and expects the same bits both times: the fused losses
+// split their sweeps into per-row partial results that are added in a fixed order, so the thread count must not move
+// the last bit. x must be large enough for the parallel paths (each loss's threshold; 200 x 16 for the pair losses).
+// The thread count is put back afterwards.
+inline void expect_same_bits_on_1_and_2_threads(const std::function<Tensor(const Tensor&)>& loss, const Tensor& x) {
+  const int before = get_num_threads();
+  std::vector<double> values, grad_norms;
+  std::vector<Tensor> grads;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Tensor xg = x.clone().set_requires_grad();
+    Tensor l = loss(xg);
+    l.backward();
+    values.push_back(l.item<double>());
+    grads.push_back(xg.grad().to(kFloat64));
+  }
+  set_num_threads(before);
+  EXPECT_EQ(values[0], values[1]);
+  const auto g1 = grads[0].to_vector<double>(), g2 = grads[1].to_vector<double>();
+  ASSERT_EQ(g1.size(), g2.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < g1.size(); ++i) differ += g1[i] != g2[i] ? 1 : 0;
+  EXPECT_EQ(differ, 0u) << "of " << g1.size() << " gradient entries";
 }
 
 }  // namespace trident::testing

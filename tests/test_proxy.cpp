@@ -6,26 +6,19 @@
 #include <set>
 
 #include "gradcheck.h"
+#include "metric_testing.h"
 #include "trident/losses/proxy.h"
 
 using namespace trident;
 using trident::testing::all_close;
 using trident::testing::gradcheck;
+using trident::testing::labels_of;
+using trident::testing::random_labels;
 using trident::testing::random_tensor;
 
 namespace {
 
 using I64 = std::vector<std::int64_t>;
-
-Tensor labels_of(const I64& v) { return tensor(v); }
-
-// Random labels in [0, classes), deterministic in seed.
-I64 random_labels(std::int64_t b, std::int64_t classes, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  I64 y(static_cast<std::size_t>(b));
-  for (auto& v : y) v = static_cast<std::int64_t>(rng() % static_cast<std::uint32_t>(classes));
-  return y;
-}
 
 double classes_present(const I64& y) { return static_cast<double>(std::set<std::int64_t>(y.begin(), y.end()).size()); }
 
@@ -360,6 +353,16 @@ TEST(ProxyLosses, AdamTrainsTheProxies) {
     after = loss_value().item<double>();
     EXPECT_LT(after, 0.8 * before) << m->name() << ": " << before << " -> " << after;
   }
+}
+
+TEST(ProxyLosses, ResultDoesNotDependOnTheThreadCount) {
+  // 512 samples x (64 proxies + 32 dims): above the parallel threshold of both sweeps.
+  const Tensor y = labels_of(random_labels(512, 64, 41));
+  const Tensor x = random_tensor({512, 32}, 42).to(kFloat32);  // the proxies are float32
+  ProxyNCALoss nca(64, 32);
+  trident::testing::expect_same_bits_on_1_and_2_threads([&](const Tensor& e) { return nca(e, y); }, x);
+  ProxyAnchorLoss anchor(64, 32);
+  trident::testing::expect_same_bits_on_1_and_2_threads([&](const Tensor& e) { return anchor(e, y); }, x);
 }
 
 TEST(ProxyLosses, BadInputsAreClearErrors) {

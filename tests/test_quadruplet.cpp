@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "gradcheck.h"
+#include "metric_testing.h"
 #include "trident/losses/miners.h"
 #include "trident/losses/quadruplet.h"
 
@@ -254,4 +255,12 @@ TEST(QuadrupletLoss, BadInputsAreClearErrors) {
   EXPECT_THROW_MSG(loss(x.slice(0, 0, 1), y.slice(0, 0, 1)), "QuadrupletLoss: need a batch of at least 2");
   EXPECT_THROW_MSG(QuadrupletLoss({.margin1 = std::nan("")}), "QuadrupletLoss: margin1 must be finite");
   EXPECT_THROW_MSG(QuadrupletLoss({.margin2 = INFINITY}), "QuadrupletLoss: margin2 must be finite");
+}
+
+TEST(QuadrupletLoss, ResultDoesNotDependOnTheThreadCount) {
+  // B = 200: above the parallel threshold of the distance sweeps.
+  const Tensor labels = trident::testing::labels_of(trident::testing::random_labels(200, 20, 61));
+  QuadrupletLoss loss;
+  trident::testing::expect_same_bits_on_1_and_2_threads([&](const Tensor& e) { return loss(e, labels); },
+                                                        random_tensor({200, 16}, 62));
 }

@@ -417,3 +417,14 @@ TEST(TripletMarginLoss, BadInputsAreClearErrors) {
   EXPECT_THROW_MSG(loss(x, y, {idx({0}), idx({0}), idx({2})}),
                    "TripletMarginLoss: triplet 0 is not valid: positive 0 is the anchor itself");
 }
+
+TEST(TripletMarginLoss, ResultDoesNotDependOnTheThreadCount) {
+  // B = 200: above the parallel thresholds of the miners and of the batch-hard sweep.
+  const Tensor labels = labels_of(trident::testing::random_labels(200, 20, 51));
+  const Tensor x = random_tensor({200, 16}, 52);
+  for (TripletMining mining : kMinings) {
+    SCOPED_TRACE(static_cast<int>(mining));
+    TripletMarginLoss loss({.mining = mining});
+    trident::testing::expect_same_bits_on_1_and_2_threads([&](const Tensor& e) { return loss(e, labels); }, x);
+  }
+}
