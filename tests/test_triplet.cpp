@@ -419,7 +419,8 @@ TEST(TripletMarginLoss, BadInputsAreClearErrors) {
 }
 
 TEST(TripletMarginLoss, ResultDoesNotDependOnTheThreadCount) {
-  // B = 200: above the parallel thresholds of the miners and of the batch-hard sweep.
+  // B = 200: above the parallel thresholds of the miners (32) and of the anchors' sweep (128); below that of the dense
+  // backward (256, see expect_same_bits_on_1_and_2_threads).
   const Tensor labels = labels_of(trident::testing::random_labels(200, 20, 51));
   const Tensor x = random_tensor({200, 16}, 52);
   for (TripletMining mining : kMinings) {
